@@ -1,0 +1,116 @@
+# larch - build, test and install.
+#
+#   make              the libraries (build/liblarch.a, build/liblarch.so) and
+#                     the amalgamation (build/larch.c)
+#   make demo         build and run the example program
+#   make test         build and run every test (ends with "N passed, M failed")
+#   make test-asan    the test suite under AddressSanitizer + UBSan
+#   make test-tsan    the concurrency tests under ThreadSanitizer
+#   make deps         install the Debian packages the build and tests need
+#   make install      PREFIX=/usr/local DESTDIR=
+
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    := build
+OPT      ?= -O2
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= $(OPT) -g
+BASEFLAGS := -std=c11 $(WARN) -Iinclude -fPIC -fvisibility=hidden -pthread
+LZ4_CFLAGS := $(shell pkg-config --cflags liblz4 2>/dev/null)
+LZ4_LIBS   := $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
+LIBS     := -pthread
+
+SRCS := $(sort $(wildcard src/*.c))
+HDRS := $(wildcard src/*.h) include/larch.h
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+
+TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c)))
+TEST_HDRS := $(wildcard tests/*.h)
+
+.PHONY: all deps demo test test-asan test-tsan clean install check-symbols
+
+all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c
+
+# ---- dependencies ----------------------------------------------------------
+# Debian packages: compilers, pkg-config, LZ4.
+DEB_PACKAGES := gcc clang make pkg-config liblz4-dev binutils
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	else echo "deps: missing$$missing; run: sudo apt-get install$$missing"; exit 1; fi
+
+# ---- the library -----------------------------------------------------------
+$(BUILD)/obj/%.o: src/%.c $(HDRS) | $(BUILD)/obj
+	$(CC) $(BASEFLAGS) $(CFLAGS) $(LZ4_CFLAGS) -c $< -o $@
+
+$(BUILD)/liblarch.a: $(OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/liblarch.so: $(OBJS)
+	$(CC) -shared -Wl,-soname,liblarch.so.0 -o $@ $^ $(LIBS)
+
+$(BUILD)/larch.c: src/amalgamate.sh $(SRCS) $(HDRS)
+	sh src/amalgamate.sh $@
+
+$(BUILD)/obj $(BUILD)/test $(BUILD)/asan $(BUILD)/tsan:
+	mkdir -p $@
+
+# ---- demo ------------------------------------------------------------------
+$(BUILD)/demo: cmd/demo/demo.c $(BUILD)/liblarch.a include/larch.h
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude $< $(BUILD)/liblarch.a $(LIBS) -o $@
+
+demo: deps
+	$(MAKE) $(BUILD)/demo
+	rm -f $(BUILD)/demo.db
+	$(BUILD)/demo $(BUILD)/demo.db
+
+# ---- tests -----------------------------------------------------------------
+# The suite links the static library (internal functions included, so the
+# unit tests reach them); test_amalg.c builds against build/larch.c alone.
+$(BUILD)/test/larch_test: $(TEST_SRCS) $(TEST_HDRS) $(BUILD)/liblarch.a | $(BUILD)/test
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -Isrc -pthread $(TEST_SRCS) $(BUILD)/liblarch.a $(LIBS) -o $@
+
+$(BUILD)/test/amalg_test: tests/test_amalg.c $(BUILD)/larch.c | $(BUILD)/test
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -c $(BUILD)/larch.c -o $(BUILD)/test/larch_amalg.o
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude tests/test_amalg.c $(BUILD)/test/larch_amalg.o $(LIBS) -o $@
+
+TEST_BINS := $(BUILD)/test/larch_test $(BUILD)/test/amalg_test
+
+test: deps
+	$(MAKE) all $(TEST_BINS)
+	sh tests/run.sh $(BUILD)
+
+# Sanitizer builds compile library and tests together, from source.
+$(BUILD)/asan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/asan
+	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) -o $@
+
+$(BUILD)/tsan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/tsan
+	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) -o $@
+
+test-asan: deps
+	$(MAKE) $(BUILD)/asan/larch_test
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(BUILD)/asan/larch_test
+
+test-tsan: deps
+	$(MAKE) $(BUILD)/tsan/larch_test
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/tsan/larch_test concurrency readers
+
+# ---- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 644 include/larch.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/liblarch.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/liblarch.so $(DESTDIR)$(PREFIX)/lib/liblarch.so.0
+	ln -sf liblarch.so.0 $(DESTDIR)$(PREFIX)/lib/liblarch.so
+
+clean:
+	rm -rf $(BUILD)

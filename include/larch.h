@@ -1,0 +1,298 @@
+/*
+ * larch.h - the public interface of larch, an embedded key-value database.
+ *
+ * larch keeps one data file. Read transactions see a consistent snapshot
+ * through a read-only memory map of that file: they take no lock, allocate
+ * nothing and copy nothing. One write transaction at a time builds new
+ * copy-on-write B+tree pages, writes them with pwrite, syncs, then flips one
+ * of two meta pages and syncs again. A crash at any instant leaves the file
+ * at its last durable commit; there is no recovery step.
+ *
+ * Conventions
+ *   - Every function that can fail returns an int: 0 on success, one of the
+ *     negative LARCH_* codes below, or a positive errno value for a failure
+ *     of the operating system. larch_strerror() names every one of them.
+ *   - Keys are 1..larch_max_key_size() bytes (never more than
+ *     LARCH_MAX_KEY_SIZE) and compare as unsigned bytes (memcmp; on a tie
+ *     the shorter key sorts first). Values are 0 bytes to 4 GiB - 1.
+ *   - Data returned by larch_get() or a cursor points into the database map
+ *     (or, in a write transaction, into the transaction's own pages). It is
+ *     valid until the transaction ends, and in a write transaction only
+ *     until the next change made through that transaction. Never write to it.
+ *
+ * Threads
+ *   A larch_db is shared by all threads of a process. Any number of read
+ *   transactions run at once, in any threads. One write transaction runs at
+ *   a time: a second larch_begin() for writing waits until the first ends.
+ *   A transaction, and its cursors, are used by one thread at a time.
+ *
+ * Processes
+ *   A file is open in at most one larch_db at a time (enforced with flock):
+ *   a second larch_open() of the same file, from this process or another,
+ *   gets LARCH_BUSY. Read-only handles (LARCH_RDONLY) may share a file with
+ *   each other but not with a writable handle.
+ */
+#ifndef LARCH_H
+#define LARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LARCH_API __attribute__((visibility("default")))
+#else
+#define LARCH_API
+#endif
+
+/** The library version, as numbers and as a string. */
+#define LARCH_VERSION_MAJOR 0
+#define LARCH_VERSION_MINOR 1
+#define LARCH_VERSION_PATCH 0
+#define LARCH_VERSION_STRING "0.1.0"
+
+/**
+ * The longest key any larch file accepts, in bytes. Files with pages of
+ * 4096 bytes or more accept keys up to this length; files with 1024- or
+ * 2048-byte pages accept shorter ones (larch_max_key_size() tells).
+ * A buffer of this size holds any key of any larch file.
+ */
+#define LARCH_MAX_KEY_SIZE 2000
+
+/** The largest value, in bytes: 4 GiB - 1. */
+#define LARCH_MAX_VALUE_SIZE 0xffffffffu
+
+/* ---- Return codes ------------------------------------------------------ */
+
+#define LARCH_NOTFOUND (-30500) /**< no such key, or the cursor ran off the end */
+#define LARCH_EXISTS   (-30501) /**< LARCH_NOOVERWRITE: the key is already there */
+#define LARCH_INVALID  (-30502) /**< bad argument or misuse of the API */
+#define LARCH_NOTDB    (-30503) /**< the file is not a larch database */
+#define LARCH_VERSION  (-30504) /**< the file was written by an unsupported format version */
+#define LARCH_CORRUPT  (-30505) /**< the file is damaged */
+#define LARCH_BUSY     (-30506) /**< the file is already open in another handle */
+#define LARCH_FULL     (-30507) /**< the commit would grow the file past max_size */
+#define LARCH_PANIC    (-30508) /**< a sync failed: the handle refuses writes until reopened */
+
+/* ---- Flags ------------------------------------------------------------- */
+
+/* larch_options.flags, and LARCH_RDONLY also for larch_begin() */
+#define LARCH_RDONLY     0x1u /**< open the file, or begin a transaction, read-only */
+#define LARCH_NOSYNC     0x2u /**< no sync at commit: a process crash loses nothing,
+                                   a power loss may lose or damage recent commits */
+#define LARCH_NOMETASYNC 0x4u /**< sync the data but not the meta page: a power loss
+                                   may undo the last commit, never damages the file */
+
+/* larch_put() flags */
+#define LARCH_NOOVERWRITE 0x10u /**< fail with LARCH_EXISTS if the key is present */
+#define LARCH_APPEND      0x20u /**< the key is greater than every key in the bucket:
+                                     skip the search (LARCH_INVALID if it is not) */
+
+/* larch_cursor_get() operations */
+#define LARCH_FIRST   0 /**< the first entry */
+#define LARCH_LAST    1 /**< the last entry */
+#define LARCH_NEXT    2 /**< the entry after the current one (FIRST if unpositioned) */
+#define LARCH_PREV    3 /**< the entry before the current one (LAST if unpositioned) */
+#define LARCH_SEEK    4 /**< the first entry whose key is >= *key */
+#define LARCH_CURRENT 5 /**< the entry under the cursor */
+
+/* ---- Types ------------------------------------------------------------- */
+
+typedef struct larch_db larch_db;         /**< one open database file */
+typedef struct larch_txn larch_txn;       /**< a read or write transaction */
+typedef struct larch_cursor larch_cursor; /**< an ordered position in a bucket */
+typedef uint32_t larch_bucket;            /**< 0 is the default key space */
+
+/** A key or value: size bytes at data. */
+typedef struct larch_val {
+    size_t size;
+    const void *data;
+} larch_val;
+
+/** How to open a database. Zero-initialize, then set what you need. */
+typedef struct larch_options {
+    unsigned flags;     /**< LARCH_RDONLY, LARCH_NOSYNC, LARCH_NOMETASYNC */
+    uint32_t page_size; /**< for a new file only; 0 means 4096; a power of two 1024..65536 */
+    uint64_t max_size;  /**< 0: no limit; else a commit that would grow the file past
+                             this many bytes fails with LARCH_FULL */
+    int mode;           /**< permissions of a new file; 0 means 0644 */
+} larch_options;
+
+/* ---- Database ---------------------------------------------------------- */
+
+/**
+ * Open a database file, creating it unless LARCH_RDONLY is given.
+ *
+ * A new file is built under a temporary name, synced and then linked into
+ * place, so a crash during creation leaves either no file or a valid empty
+ * database. An existing empty (0-byte) file is initialized the same way.
+ *
+ * @param path  the file name
+ * @param opts  options, or NULL for the defaults
+ * @param db    receives the handle; set to NULL on failure
+ * @return 0; LARCH_INVALID (NULL argument, bad page size or flags);
+ *         LARCH_BUSY (the file is open in another handle);
+ *         LARCH_NOTDB (not a larch file); LARCH_VERSION (a format this
+ *         library does not read); LARCH_CORRUPT (no valid meta page, or a
+ *         meta page that does not fit the file); or an errno value
+ *         (ENOENT for a missing file with LARCH_RDONLY, EACCES, ENOMEM ...).
+ */
+LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db **db);
+
+/**
+ * Close a database handle and free everything it holds. Every transaction
+ * and cursor of the handle must have ended before. NULL is ignored.
+ */
+LARCH_API void larch_close(larch_db *db);
+
+/**
+ * The longest key the file open in db accepts, in bytes: LARCH_MAX_KEY_SIZE
+ * for pages of 4096 bytes or more, less for smaller pages. 0 if db is NULL.
+ */
+LARCH_API size_t larch_max_key_size(const larch_db *db);
+
+/* ---- Transactions ------------------------------------------------------ */
+
+/**
+ * Begin a transaction.
+ *
+ * A read transaction (LARCH_RDONLY) sees the last commit at the time it
+ * began, for its whole life, whatever writers do meanwhile. It takes no lock.
+ * A write transaction (flags 0) waits until no other write transaction is
+ * active, then sees the last commit plus its own changes.
+ *
+ * @param db    the database
+ * @param flags 0 for a write transaction, LARCH_RDONLY for a read transaction
+ * @param txn   receives the transaction; set to NULL on failure
+ * @return 0; LARCH_INVALID (NULL argument, unknown flags, a write transaction
+ *         on a read-only handle, or a second write transaction begun by the
+ *         thread that already runs one, which would otherwise deadlock);
+ *         LARCH_PANIC (an earlier sync failed; reopen the database);
+ *         ENOMEM.
+ */
+LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txn);
+
+/**
+ * Commit a transaction and free it, also when the commit fails; its
+ * cursors must be closed before. Committing a read transaction just ends it.
+ *
+ * When this returns 0 for a write transaction the changes are durable
+ * (unless the database was opened with LARCH_NOSYNC or LARCH_NOMETASYNC).
+ * When it fails, none of the changes happened: the database on disk and in
+ * the handle is as it was before the transaction, and stays usable.
+ *
+ * @return 0; LARCH_INVALID (NULL); LARCH_FULL (max_size would be passed);
+ *         LARCH_CORRUPT (the transaction met a damaged page);
+ *         LARCH_PANIC (a sync failed: the commit may or may not be on disk,
+ *         the handle refuses further writes until it is reopened);
+ *         an errno value from writing the file (ENOSPC, EIO ...).
+ */
+LARCH_API int larch_commit(larch_txn *txn);
+
+/**
+ * End a transaction, dropping its changes, and free it. Its cursors must be
+ * closed before. NULL is ignored.
+ */
+LARCH_API void larch_abort(larch_txn *txn);
+
+/* ---- Data -------------------------------------------------------------- */
+
+/**
+ * Look up a key.
+ *
+ * @param txn  the transaction
+ * @param b    the bucket (0: the default key space)
+ * @param key  the key
+ * @param val  receives the value, pointing into the database (see above)
+ * @return 0; LARCH_NOTFOUND; LARCH_INVALID (NULL argument, unknown bucket,
+ *         empty or too long key); LARCH_CORRUPT (a damaged page was met).
+ */
+LARCH_API int larch_get(larch_txn *txn, larch_bucket b, const larch_val *key, larch_val *val);
+
+/**
+ * Store a key and value, replacing the value of an existing key unless
+ * LARCH_NOOVERWRITE is given.
+ *
+ * @param txn   a write transaction
+ * @param b     the bucket
+ * @param key   the key: 1..larch_max_key_size() bytes
+ * @param val   the value: 0 bytes to 4 GiB - 1 (data may be NULL when size is 0)
+ * @param flags 0, LARCH_NOOVERWRITE, LARCH_APPEND, or both
+ * @return 0; LARCH_EXISTS (NOOVERWRITE and the key is there);
+ *         LARCH_INVALID (NULL argument, read-only transaction, unknown
+ *         bucket, bad key or value size, unknown flags, APPEND with a key
+ *         not greater than the last one); LARCH_FULL; LARCH_CORRUPT; ENOMEM.
+ *         After a failure other than LARCH_EXISTS and LARCH_INVALID the
+ *         transaction can only be aborted (commit then fails too).
+ */
+LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key,
+                        const larch_val *val, unsigned flags);
+
+/**
+ * Delete a key.
+ *
+ * @return 0; LARCH_NOTFOUND; LARCH_INVALID (NULL argument, read-only
+ *         transaction, unknown bucket, bad key); LARCH_CORRUPT; ENOMEM.
+ */
+LARCH_API int larch_del(larch_txn *txn, larch_bucket b, const larch_val *key);
+
+/* ---- Cursors ----------------------------------------------------------- */
+
+/**
+ * Open a cursor over a bucket. The cursor starts unpositioned. Close it
+ * before the transaction ends.
+ *
+ * @return 0; LARCH_INVALID (NULL argument, unknown bucket); ENOMEM.
+ */
+LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **cur);
+
+/**
+ * Move the cursor and return the entry it lands on.
+ *
+ * In a write transaction the cursor keeps working across changes made
+ * through the transaction: it stays on its key, or if that key was deleted,
+ * NEXT gives the first key after it and PREV the last key before it.
+ *
+ * @param cur  the cursor
+ * @param key  receives the key; for LARCH_SEEK it also gives the key to
+ *             seek (and then receives the key found). May be NULL otherwise.
+ * @param val  receives the value; may be NULL
+ * @param op   LARCH_FIRST, LARCH_LAST, LARCH_NEXT, LARCH_PREV, LARCH_SEEK
+ *             or LARCH_CURRENT
+ * @return 0; LARCH_NOTFOUND (empty bucket, past either end, nothing >= the
+ *         SEEK key, CURRENT on an unpositioned cursor or a deleted entry);
+ *         LARCH_INVALID (NULL cursor, unknown op, bad SEEK key);
+ *         LARCH_CORRUPT. After LARCH_NOTFOUND past an end the cursor keeps
+ *         its last entry, so PREV (or NEXT) steps back in.
+ */
+LARCH_API int larch_cursor_get(larch_cursor *cur, larch_val *key, larch_val *val, int op);
+
+/**
+ * Delete the entry under the cursor. Afterwards LARCH_NEXT gives the entry
+ * that followed it and LARCH_PREV the one before it; LARCH_CURRENT gives
+ * LARCH_NOTFOUND.
+ *
+ * @return 0; LARCH_NOTFOUND (unpositioned, or the entry is already gone);
+ *         LARCH_INVALID (NULL, read-only transaction); LARCH_CORRUPT; ENOMEM.
+ */
+LARCH_API int larch_cursor_del(larch_cursor *cur);
+
+/** Close a cursor. NULL is ignored. */
+LARCH_API void larch_cursor_close(larch_cursor *cur);
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/**
+ * A sentence that describes a return code: one of the LARCH_* codes, an
+ * errno value (the system's message), or 0. Never NULL; the string is static.
+ */
+LARCH_API const char *larch_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LARCH_H */

@@ -1,0 +1,511 @@
+/*
+ * btree.c - descent, stepping, and copy-on-write changes of a B+tree.
+ *
+ * A change first makes every page on its root-to-leaf path writable
+ * (path_touch: a page this transaction has not yet copied is copied to a
+ * new page number and its parent repointed), then edits the leaf. An insert
+ * that does not fit splits the leaf and carries a separator up, splitting
+ * parents as needed; a delete that leaves a page less than a quarter full
+ * merges it with a neighbour when the two fit in one page.
+ */
+#include "btree.h"
+
+#include "node.h"
+
+static unsigned level_type(const struct tree *t, int level)
+{
+    return level == (int)t->depth - 1 ? PAGE_LEAF : PAGE_BRANCH;
+}
+
+/* Child idx of a branch page, checked to be a page of the expected type. */
+static int load_child(const larch_txn *txn, const uint8_t *parent, unsigned idx, unsigned type,
+                      const uint8_t **out)
+{
+    uint32_t ps = txn->page_size;
+    if (UNLIKELY(idx >= pg_nkeys(parent)))
+        return CORRUPT();
+    unsigned off = pg_slot(parent, idx);
+    if (UNLIKELY(off < pg_lower(parent) || off + BRANCH_ENTRY_HEADER > ps))
+        return CORRUPT();
+    const uint8_t *p = NULL;
+    int rc = page_get(txn, branch_child(parent + off), &p);
+    if (rc == 0)
+        rc = node_check(p, type, ps);
+    if (rc == 0)
+        *out = p;
+    return rc;
+}
+
+static int load_root(const larch_txn *txn, const struct tree *t, const uint8_t **out)
+{
+    const uint8_t *p = NULL;
+    if (UNLIKELY(t->depth == 0 || t->depth > MAX_DEPTH))
+        return CORRUPT();
+    int rc = page_get(txn, t->root, &p);
+    if (rc == 0)
+        rc = node_check(p, level_type(t, 0), txn->page_size);
+    if (rc == 0)
+        *out = p;
+    return rc;
+}
+
+LARCH_INTERNAL int bt_descend(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen,
+                              struct path *path, bool *exact)
+{
+    uint32_t ps = txn->page_size;
+    const uint8_t *p = NULL;
+    *exact = false;
+    path->depth = 0;
+    if (!t->root)
+        return 0;
+    int rc = load_root(txn, t, &p);
+    for (int l = 0; rc == 0; l++) {
+        path->page[l] = p;
+        if (l == (int)t->depth - 1) {
+            rc = node_search_leaf(p, ps, key, klen, &path->idx[l], exact);
+            path->depth = (int)t->depth;
+            return rc;
+        }
+        rc = node_search_branch(p, ps, key, klen, &path->idx[l]);
+        if (rc == 0)
+            rc = load_child(txn, p, path->idx[l], level_type(t, l + 1), &p);
+    }
+    return rc;
+}
+
+/* From the page at 'level' (already in path), go down along the first or last entries. */
+static int descend_edge(larch_txn *txn, const struct tree *t, struct path *path, int level, bool last)
+{
+    int leaf = (int)t->depth - 1;
+    for (int l = level;; l++) {
+        const uint8_t *p = path->page[l];
+        unsigned n = pg_nkeys(p);
+        if (l == leaf) {
+            if (n == 0) /* only an empty root leaf may be empty */
+                return leaf == 0 ? LARCH_NOTFOUND : CORRUPT();
+            path->idx[l] = last ? n - 1 : 0;
+            path->depth = leaf + 1;
+            return 0;
+        }
+        path->idx[l] = last ? n - 1 : 0;
+        int rc = load_child(txn, p, path->idx[l], level_type(t, l + 1), &path->page[l + 1]);
+        if (rc)
+            return rc;
+    }
+}
+
+LARCH_INTERNAL int bt_edge(larch_txn *txn, const struct tree *t, struct path *path, bool last)
+{
+    path->depth = 0;
+    if (!t->root)
+        return LARCH_NOTFOUND;
+    int rc = load_root(txn, t, &path->page[0]);
+    return rc ? rc : descend_edge(txn, t, path, 0, last);
+}
+
+LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward)
+{
+    int leaf = path->depth - 1;
+    if (leaf < 0)
+        return LARCH_NOTFOUND;
+    unsigned n = pg_nkeys(path->page[leaf]);
+    if (forward && path->idx[leaf] + 1 < n) {
+        path->idx[leaf]++;
+        return 0;
+    }
+    if (!forward && path->idx[leaf] > 0) {
+        path->idx[leaf] = MIN(path->idx[leaf], n) - 1;
+        return 0;
+    }
+    /* Climb to the nearest level that has a neighbour in this direction. */
+    int l = leaf - 1;
+    while (l >= 0 && (forward ? path->idx[l] + 1 >= pg_nkeys(path->page[l]) : path->idx[l] == 0))
+        l--;
+    if (l < 0)
+        return LARCH_NOTFOUND;
+    path->idx[l] = forward ? path->idx[l] + 1 : path->idx[l] - 1;
+    int rc = load_child(txn, path->page[l], path->idx[l], level_type(t, l + 1), &path->page[l + 1]);
+    return rc ? rc : descend_edge(txn, t, path, l + 1, !forward);
+}
+
+LARCH_INTERNAL int bt_read_entry(const larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
+                                 larch_val *val)
+{
+    uint32_t ps = txn->page_size;
+    if (UNLIKELY(idx >= pg_nkeys(leaf)))
+        return LARCH_NOTFOUND;
+    unsigned off = pg_slot(leaf, idx);
+    if (UNLIKELY(off < pg_lower(leaf) || off + LEAF_ENTRY_HEADER > ps))
+        return CORRUPT();
+    const uint8_t *e = leaf + off;
+    unsigned k = leaf_ksize(e);
+    uint32_t v = leaf_vsize(e);
+    bool big = leaf_flags(e) & ENTRY_BIG;
+    if (UNLIKELY(k == 0 || (uint64_t)off + LEAF_ENTRY_HEADER + k + (big ? 8 : v) > ps))
+        return CORRUPT();
+    if (key) {
+        key->data = e + LEAF_ENTRY_HEADER;
+        key->size = k;
+    }
+    if (val) {
+        const uint8_t *data = e + LEAF_ENTRY_HEADER + k;
+        if (big) {
+            int rc = page_get_overflow(txn, get64(data), v, &data);
+            if (rc)
+                return rc;
+        }
+        val->data = data;
+        val->size = v;
+    }
+    return 0;
+}
+
+LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen, larch_val *val)
+{
+    struct path path;
+    bool exact;
+    int rc = bt_descend(txn, t, key, klen, &path, &exact);
+    if (rc)
+        return rc;
+    if (!exact)
+        return LARCH_NOTFOUND;
+    return bt_read_entry(txn, path.page[path.depth - 1], path.idx[path.depth - 1], NULL, val);
+}
+
+/* ---- Changes ------------------------------------------------------------ */
+
+/* Make every page on the path writable, top down, repointing parents. */
+static int path_touch(larch_txn *txn, struct tree *t, struct path *path)
+{
+    for (int l = 0; l < path->depth; l++) {
+        pgno_t old = pg_pgno(path->page[l]), np;
+        uint8_t *buf;
+        int rc = page_touch(txn, old, &buf, &np);
+        if (rc)
+            return rc;
+        path->page[l] = buf;
+        if (np != old) {
+            if (l == 0)
+                t->root = np;
+            else
+                branch_set_child(pg_entry(path->page[l - 1], path->idx[l - 1]), np);
+        }
+    }
+    return 0;
+}
+
+/* Whether the path runs along the last entry of every branch above level l. */
+static bool path_is_rightmost(const struct path *path, int l)
+{
+    for (int i = 0; i < l; i++)
+        if (path->idx[i] + 1 != pg_nkeys(path->page[i]))
+            return false;
+    return true;
+}
+
+static void count_page(struct tree *t, unsigned type, int delta)
+{
+    if (type == PAGE_LEAF)
+        t->leaf_pages += (uint64_t)(int64_t)delta;
+    else
+        t->branch_pages += (uint64_t)(int64_t)delta;
+}
+
+/*
+ * Insert an entry at (level l, index idx), splitting as needed. The
+ * separator of a split is built in w->sep[sepbuf]; the level above uses the
+ * other buffer, so an entry is never overwritten while it is being placed.
+ */
+static int insert_at(larch_txn *txn, struct tree *t, struct path *path, int l, unsigned idx,
+                     const uint8_t *entry, unsigned size, int sepbuf)
+{
+    struct wstate *w = txn->w;
+    uint32_t ps = txn->page_size;
+    uint8_t *p = (uint8_t *)path->page[l];
+    if (node_insert(p, ps, w->scratch, idx, entry, size))
+        return 0;
+
+    bool append = idx == pg_nkeys(p) && path_is_rightmost(path, l);
+    unsigned type = pg_type(p);
+    uint8_t *q, *be = w->sep[sepbuf];
+    pgno_t qpgno;
+    if (l == 0 && t->depth >= MAX_DEPTH)
+        return LARCH_FULL;
+    int rc = page_alloc(txn, 1, &q, &qpgno);
+    if (rc)
+        return rc;
+    node_init(q, type, qpgno, ps);
+    count_page(t, type, 1);
+
+    size_t seplen;
+    bool at_right;
+    unsigned new_idx;
+    node_split(p, q, ps, w->scratch, idx, entry, size, append, be + BRANCH_ENTRY_HEADER, &seplen, &at_right,
+               &new_idx);
+    put64(be, qpgno);
+    put16(be + 8, (uint16_t)seplen);
+    unsigned besize = BRANCH_ENTRY_HEADER + (unsigned)seplen;
+
+    if (l > 0)
+        return insert_at(txn, t, path, l - 1, path->idx[l - 1] + 1, be, besize, sepbuf ^ 1);
+
+    /* The root split: a new root above the two halves. */
+    uint8_t *r, e0[BRANCH_ENTRY_HEADER];
+    pgno_t rpgno;
+    rc = page_alloc(txn, 1, &r, &rpgno);
+    if (rc)
+        return rc;
+    node_init(r, PAGE_BRANCH, rpgno, ps);
+    node_insert(r, ps, w->scratch, 0, e0, node_make_branch_entry(e0, pg_pgno(p), NULL, 0));
+    node_insert(r, ps, w->scratch, 1, be, besize);
+    t->root = rpgno;
+    t->depth++;
+    t->branch_pages++;
+    return 0;
+}
+
+/* Free the overflow run of a leaf entry, if it has one. */
+static int free_value(larch_txn *txn, struct tree *t, const uint8_t *e)
+{
+    if (!(leaf_flags(e) & ENTRY_BIG))
+        return 0;
+    const uint8_t *data = NULL;
+    pgno_t pgno = leaf_big_pgno(e);
+    int rc = page_get_overflow(txn, pgno, leaf_vsize(e), &data);
+    if (rc)
+        return rc;
+    uint64_t n = overflow_pages(leaf_vsize(e), txn->page_size);
+    t->overflow_pages -= n;
+    return page_free(txn, pgno, (unsigned)n);
+}
+
+/* Build the leaf entry for key and value in w->entry, moving a large value to an overflow run. */
+static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
+                            size_t vlen, unsigned *size)
+{
+    uint32_t ps = txn->page_size;
+    uint8_t *e = txn->w->entry;
+    e[0] = 0;
+    e[1] = 0;
+    put16(e + 2, (uint16_t)klen);
+    put32(e + 4, (uint32_t)vlen);
+    memcpy(e + LEAF_ENTRY_HEADER, key, klen);
+    if (SLOT_SIZE + LEAF_ENTRY_HEADER + klen + vlen <= max_entry_size(ps)) {
+        if (vlen)
+            memmove(e + LEAF_ENTRY_HEADER + klen, val, vlen);
+        *size = LEAF_ENTRY_HEADER + (unsigned)(klen + vlen);
+        return 0;
+    }
+    uint64_t n = overflow_pages(vlen, ps);
+    uint8_t *run;
+    pgno_t pgno;
+    int rc = page_alloc(txn, (unsigned)n, &run, &pgno);
+    if (rc)
+        return rc;
+    pg_set_type(run, PAGE_OVERFLOW);
+    pg_set_npages(run, (uint32_t)n);
+    memcpy(run + PAGE_HEADER_SIZE, val, vlen);
+    memset(run + PAGE_HEADER_SIZE + vlen, 0, (size_t)(n * ps) - PAGE_HEADER_SIZE - vlen);
+    t->overflow_pages += n;
+    e[0] = ENTRY_BIG;
+    put64(e + LEAF_ENTRY_HEADER + klen, pgno);
+    *size = LEAF_ENTRY_HEADER + (unsigned)klen + 8;
+    return 0;
+}
+
+/* Position path after the last entry, for LARCH_APPEND; the key must sort after it. */
+static int seek_append(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen, struct path *path)
+{
+    larch_val last;
+    int rc = bt_edge(txn, t, path, true);
+    if (rc == LARCH_NOTFOUND) { /* an empty root leaf */
+        path->idx[0] = 0;
+        path->depth = 1;
+        return 0;
+    }
+    if (rc == 0)
+        rc = bt_read_entry(txn, path->page[path->depth - 1], path->idx[path->depth - 1], &last, NULL);
+    if (rc)
+        return rc;
+    if (key_compare(key, klen, last.data, last.size) <= 0)
+        return LARCH_INVALID;
+    path->idx[path->depth - 1]++;
+    return 0;
+}
+
+LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
+                          size_t vlen, unsigned flags)
+{
+    struct path path;
+    bool exact = false;
+    int rc;
+    if (!t->root) {
+        uint8_t *p;
+        pgno_t pgno;
+        rc = page_alloc(txn, 1, &p, &pgno);
+        if (rc)
+            return rc;
+        node_init(p, PAGE_LEAF, pgno, txn->page_size);
+        t->root = pgno;
+        t->depth = 1;
+        t->leaf_pages++;
+        path.depth = 1;
+        path.page[0] = p;
+        path.idx[0] = 0;
+    } else if (flags & LARCH_APPEND) {
+        rc = seek_append(txn, t, key, klen, &path);
+    } else {
+        rc = bt_descend(txn, t, key, klen, &path, &exact);
+    }
+    if (rc)
+        return rc;
+    if (exact && (flags & LARCH_NOOVERWRITE))
+        return LARCH_EXISTS;
+    rc = path_touch(txn, t, &path);
+    if (rc)
+        return rc;
+    txn->mod_seq++;
+
+    int l = path.depth - 1;
+    uint8_t *leaf = (uint8_t *)path.page[l];
+    unsigned idx = path.idx[l], size;
+    if (exact) {
+        uint8_t *e = pg_entry(leaf, idx);
+        if (!(leaf_flags(e) & ENTRY_BIG) && leaf_vsize(e) == vlen) {
+            if (vlen) /* same size, inline: overwrite in place */
+                memmove(leaf_value(e), val, vlen);
+            return 0;
+        }
+    }
+    rc = build_leaf_entry(txn, t, key, klen, val, vlen, &size);
+    if (rc)
+        return rc;
+    if (exact) {
+        rc = free_value(txn, t, pg_entry(leaf, idx));
+        if (rc)
+            return rc;
+        node_remove(leaf, idx);
+        t->entries--;
+    }
+    rc = insert_at(txn, t, &path, l, idx, txn->w->entry, size, 0);
+    if (rc == 0)
+        t->entries++;
+    return rc;
+}
+
+/*
+ * After a delete at level l: free an empty page, collapse a root with one
+ * child, or merge a page under a quarter full into a neighbour that has
+ * room, then look at the parent the same way.
+ */
+static int rebalance(larch_txn *txn, struct tree *t, struct path *path, int l)
+{
+    struct wstate *w = txn->w;
+    uint32_t ps = txn->page_size;
+    uint8_t *p = (uint8_t *)path->page[l];
+    unsigned n = pg_nkeys(p), type = pg_type(p);
+    int rc;
+
+    if (l == 0) {
+        if (n == 0 || (type == PAGE_BRANCH && n == 1)) {
+            pgno_t child = n ? branch_child(pg_entry(p, 0)) : 0;
+            count_page(t, type, -1);
+            t->root = child;
+            t->depth = child ? t->depth - 1 : 0;
+            return page_free(txn, pg_pgno(p), 1);
+        }
+        return 0;
+    }
+    if (n > 0 && node_used(p, ps) >= (ps - PAGE_HEADER_SIZE) / 4)
+        return 0;
+
+    uint8_t *parent = (uint8_t *)path->page[l - 1];
+    unsigned pi = path->idx[l - 1];
+    if (pg_nkeys(parent) == 1) { /* no neighbour: only an empty page goes */
+        if (n > 0)
+            return 0;
+        count_page(t, type, -1);
+        rc = page_free(txn, pg_pgno(p), 1);
+        if (rc)
+            return rc;
+        node_remove(parent, 0);
+        return rebalance(txn, t, path, l - 1);
+    }
+
+    /* Merge with the left neighbour, or the right one for the first child. */
+    unsigned si = pi > 0 ? pi - 1 : 1, ri = pi > 0 ? pi : 1;
+    const uint8_t *sib_ro;
+    uint8_t *sib;
+    pgno_t spg, snew;
+    rc = load_child(txn, parent, si, type, &sib_ro);
+    if (rc)
+        return rc;
+    spg = pg_pgno(sib_ro);
+    rc = page_touch(txn, spg, &sib, &snew);
+    if (rc)
+        return rc;
+    if (snew != spg)
+        branch_set_child(pg_entry(parent, si), snew);
+
+    uint8_t *left = pi > 0 ? sib : p, *right = pi > 0 ? p : sib;
+    const uint8_t *sep = NULL;
+    size_t seplen = 0;
+    rc = node_key(parent, ri, ps, &sep, &seplen);
+    if (rc)
+        return rc;
+    if (!node_can_merge(left, right, ps, seplen))
+        return 0;
+    node_merge(left, right, ps, w->scratch, sep, seplen);
+    if (type == PAGE_BRANCH)
+        node_branch_clear_key(left, 0);
+    count_page(t, type, -1);
+    rc = page_free(txn, pg_pgno(right), 1);
+    if (rc)
+        return rc;
+    node_remove(parent, ri);
+    return rebalance(txn, t, path, l - 1);
+}
+
+LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen)
+{
+    struct path path;
+    bool exact;
+    int rc = bt_descend(txn, t, key, klen, &path, &exact);
+    if (rc)
+        return rc;
+    if (!exact)
+        return LARCH_NOTFOUND;
+    rc = path_touch(txn, t, &path);
+    if (rc)
+        return rc;
+    txn->mod_seq++;
+    int l = path.depth - 1;
+    uint8_t *leaf = (uint8_t *)path.page[l];
+    rc = free_value(txn, t, pg_entry(leaf, path.idx[l]));
+    if (rc)
+        return rc;
+    node_remove(leaf, path.idx[l]);
+    t->entries--;
+    return rebalance(txn, t, &path, l);
+}
+
+LARCH_INTERNAL int bt_value_for_update(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen,
+                                       uint8_t **val, size_t *vlen)
+{
+    struct path path;
+    bool exact;
+    int rc = bt_descend(txn, t, key, klen, &path, &exact);
+    if (rc)
+        return rc;
+    if (!exact)
+        return LARCH_NOTFOUND;
+    rc = path_touch(txn, t, &path);
+    if (rc)
+        return rc;
+    uint8_t *e = pg_entry(path.page[path.depth - 1], path.idx[path.depth - 1]);
+    if (leaf_flags(e) & ENTRY_BIG)
+        return LARCH_NOTFOUND;
+    *val = leaf_value(e);
+    *vlen = leaf_vsize(e);
+    return 0;
+}

@@ -1,0 +1,52 @@
+/*
+ * btree.h - the copy-on-write B+tree: descent, stepping between entries,
+ * and the changes (put with splits, delete with merges) a write
+ * transaction makes. Every page read is checked, so a damaged file gives
+ * LARCH_CORRUPT, never a crash.
+ */
+#ifndef LARCH_BTREE_H
+#define LARCH_BTREE_H
+
+#include "pager.h"
+
+/* A position: the page and entry index at each level, root first. */
+struct path {
+    int depth;
+    const uint8_t *page[MAX_DEPTH];
+    unsigned idx[MAX_DEPTH];
+};
+
+/*
+ * Descend to the leaf position of key: the first entry >= key (the index
+ * may equal the leaf's nkeys). An empty tree gives depth 0.
+ */
+LARCH_INTERNAL int bt_descend(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen,
+                              struct path *path, bool *exact);
+
+/* Position on the first (last = false) or last entry; LARCH_NOTFOUND if the tree is empty. */
+LARCH_INTERNAL int bt_edge(larch_txn *txn, const struct tree *t, struct path *path, bool last);
+
+/* Move to the next or previous entry; LARCH_NOTFOUND (path unchanged) past the end. */
+LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward);
+
+/* The key and value of entry idx of a leaf, checked against the page bounds. */
+LARCH_INTERNAL int bt_read_entry(const larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
+                                 larch_val *val);
+
+LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen, larch_val *val);
+
+/* flags: LARCH_NOOVERWRITE, LARCH_APPEND. */
+LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
+                          size_t vlen, unsigned flags);
+
+LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen);
+
+/*
+ * The inline value of key, writable in place (the leaf is made dirty).
+ * For the free-space records, whose content is filled in after their size
+ * is fixed. LARCH_NOTFOUND if the key is absent or its value is not inline.
+ */
+LARCH_INTERNAL int bt_value_for_update(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen,
+                                       uint8_t **val, size_t *vlen);
+
+#endif /* LARCH_BTREE_H */

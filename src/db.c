@@ -1,0 +1,415 @@
+/*
+ * db.c - opening and closing a database: file creation, locking, choosing
+ * the meta page, mapping; and the versions and reader slots that let
+ * readers run without locks while the writer commits and remaps.
+ */
+#include "db.h"
+
+#include "os.h"
+#include "pager.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define GROW_ALIGN (64u * 1024)                 /* file sizes are multiples of this */
+#define GROW_MAX_STEP (1024ull * 1024 * 1024)   /* doubling stops at 1 GiB steps */
+#define MAP_MIN (1024ull * 1024)                /* smallest mapping of a writable file */
+
+/* ---- Reader slots ------------------------------------------------------- */
+
+static struct reader_slot *claim_slot(larch_db *db)
+{
+    struct reader_chunk *c = &db->readers;
+    for (;;) {
+        for (unsigned i = 0; i < READER_CHUNK; i++) {
+            unsigned free_mark = 0;
+            if (atomic_load_explicit(&c->slot[i].used, memory_order_relaxed) == 0 &&
+                atomic_compare_exchange_strong(&c->slot[i].used, &free_mark, 1))
+                return &c->slot[i];
+        }
+        struct reader_chunk *next = atomic_load(&c->next);
+        if (!next) {
+            struct reader_chunk *fresh = calloc(1, sizeof *fresh);
+            if (!fresh)
+                return NULL;
+            if (atomic_compare_exchange_strong(&c->next, &next, fresh))
+                next = fresh;
+            else
+                free(fresh); /* another reader added one first: next holds it */
+        }
+        c = next;
+    }
+}
+
+LARCH_INTERNAL int db_reader_enter(larch_db *db, struct reader_slot **slot, struct version **ver)
+{
+    struct reader_slot *s = claim_slot(db);
+    if (!s)
+        return ENOMEM;
+    struct version *v;
+    /* Publish the version we are about to use, then check it is still the
+     * current one; see db.h for why the writer cannot miss it. */
+    do {
+        v = atomic_load(&db->current);
+        atomic_store(&s->ver, v);
+    } while (atomic_load(&db->current) != v);
+    atomic_fetch_add(&db->active_readers, 1);
+    *slot = s;
+    *ver = v;
+    return 0;
+}
+
+LARCH_INTERNAL void db_reader_leave(larch_db *db, struct reader_slot *slot)
+{
+    atomic_store(&slot->ver, NULL);
+    atomic_store_explicit(&slot->used, 0, memory_order_release);
+    atomic_fetch_sub(&db->active_readers, 1);
+}
+
+/* Whether any reader slot names v. */
+static bool version_in_use(larch_db *db, const struct version *v)
+{
+    for (struct reader_chunk *c = &db->readers; c; c = atomic_load(&c->next))
+        for (unsigned i = 0; i < READER_CHUNK; i++)
+            if (atomic_load(&c->slot[i].ver) == v)
+                return true;
+    return false;
+}
+
+LARCH_INTERNAL txnid_t db_oldest_snapshot(larch_db *db)
+{
+    txnid_t oldest = db->versions->meta.txnid;
+    for (struct version *v = db->versions->next; v; v = v->next)
+        if (v->meta.txnid < oldest && version_in_use(db, v))
+            oldest = v->meta.txnid;
+    return oldest;
+}
+
+/* ---- Versions and mappings ---------------------------------------------- */
+
+static void mapping_release(struct mapping *m)
+{
+    if (--m->refs == 0) {
+        os_unmap(m->base, m->size);
+        free(m);
+    }
+}
+
+/* Free every version but the current one that no reader names. */
+static void collect_versions(larch_db *db)
+{
+    struct version **link = &db->versions->next;
+    while (*link) {
+        struct version *v = *link;
+        if (version_in_use(db, v)) {
+            link = &v->next;
+            continue;
+        }
+        *link = v->next;
+        mapping_release(v->map);
+        free(v);
+    }
+}
+
+/* How much to map for a file of size bytes: room to grow before the next remap. */
+static size_t map_size_for(const larch_db *db, uint64_t size)
+{
+    if (db->flags & LARCH_RDONLY)
+        return (size_t)size;
+    uint64_t m = MAP_MIN;
+    while (m < size * 2 && m < (UINT64_MAX >> 2))
+        m <<= 1;
+    if (db->max_size && m > db->max_size)
+        m = MAX(size, db->max_size & ~(uint64_t)(db->page_size - 1));
+    if (m > SIZE_MAX / 2)
+        m = MAX(size, (uint64_t)(SIZE_MAX / 2));
+    return (size_t)m;
+}
+
+static int mapping_new(larch_db *db, struct mapping **out)
+{
+    struct mapping *m = calloc(1, sizeof *m);
+    if (!m)
+        return ENOMEM;
+    m->size = map_size_for(db, db->file_size);
+    void *base;
+    int rc = os_map(db->fd, m->size, &base);
+    if (rc) {
+        free(m);
+        return rc;
+    }
+    m->base = base;
+    *out = m;
+    return 0;
+}
+
+LARCH_INTERNAL int db_version_new(larch_db *db, struct version **out)
+{
+    struct version *v = calloc(1, sizeof *v);
+    if (!v)
+        return ENOMEM;
+    struct mapping *cur = db->versions ? db->versions->map : NULL;
+    if (cur && db->file_size <= cur->size) {
+        v->map = cur;
+    } else {
+        int rc = mapping_new(db, &v->map);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+    }
+    v->map->refs++;
+    *out = v;
+    return 0;
+}
+
+LARCH_INTERNAL void db_version_discard(larch_db *db, struct version *v)
+{
+    (void)db;
+    mapping_release(v->map);
+    free(v);
+}
+
+LARCH_INTERNAL void db_version_publish(larch_db *db, struct version *v, const struct meta *m)
+{
+    v->meta = *m;
+    v->next = db->versions;
+    db->versions = v;
+    atomic_store(&db->current, v);
+    collect_versions(db);
+}
+
+LARCH_INTERNAL int db_grow_file(larch_db *db, uint64_t need)
+{
+    if (need <= db->file_size)
+        return 0;
+    uint64_t step = MIN(MAX(db->file_size, (uint64_t)GROW_ALIGN), GROW_MAX_STEP);
+    uint64_t size = MAX(need, db->file_size + step);
+    size = (size + GROW_ALIGN - 1) / GROW_ALIGN * GROW_ALIGN;
+    if (db->max_size && size > db->max_size)
+        size = MAX(need, db->max_size & ~(uint64_t)(db->page_size - 1));
+    int rc = os_truncate(db->fd, size);
+    if (rc)
+        return rc;
+    db->file_size = size;
+    return 0;
+}
+
+/* ---- Creating a file ---------------------------------------------------- */
+
+/*
+ * Build an empty database under a temporary name, sync it, and give it the
+ * real name: link() (which fails if the name exists) for a new file, or
+ * rename() over an existing empty file. A crash leaves no file, the old
+ * empty one, or a complete empty database; never a half-written one.
+ */
+static int create_file(const char *path, uint32_t ps, int mode, bool replace)
+{
+    static atomic_uint counter;
+    size_t n = strlen(path) + 64;
+    char *tmp = malloc(n);
+    uint8_t *buf = calloc(NUM_METAS, ps);
+    int fd = -1, rc = ENOMEM;
+    if (!tmp || !buf)
+        goto out;
+    snprintf(tmp, n, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&counter, 1));
+    rc = os_open(tmp, O_RDWR | O_CREAT | O_EXCL, mode, &fd);
+    if (rc)
+        goto out;
+    struct meta m = { 0 };
+    m.page_size = ps;
+    m.npages = NUM_METAS;
+    for (txnid_t t = 0; t < NUM_METAS; t++) {
+        m.txnid = t;
+        meta_encode(&m, buf + t * ps);
+    }
+    rc = os_pwrite_full(fd, buf, (size_t)NUM_METAS * ps, 0);
+    if (rc == 0)
+        rc = os_sync(fd);
+    os_close(fd);
+    fd = -1;
+    if (rc == 0 && replace)
+        rc = os_rename(tmp, path);
+    else if (rc == 0) {
+        rc = os_link(tmp, path);
+        if (rc == EEXIST)
+            rc = 0; /* someone else created it meanwhile: open theirs */
+        else if (rc == EPERM || rc == ENOSYS || rc == EOPNOTSUPP)
+            rc = os_rename(tmp, path); /* a file system without hard links */
+    }
+    if (rc == 0)
+        rc = os_sync_dir_of(path);
+out:
+    if (tmp)
+        os_unlink(tmp);
+    free(tmp);
+    free(buf);
+    return rc;
+}
+
+/* ---- Reading the meta pages --------------------------------------------- */
+
+static int read_page(int fd, uint64_t off, size_t len, uint8_t *buf, size_t *got)
+{
+    return os_pread_full(fd, buf, len, off, got);
+}
+
+/* Read and choose the meta page; page size from meta 0, or by trying each for meta 1. */
+static int read_meta(int fd, uint64_t file_size, struct meta *out)
+{
+    uint8_t *buf = malloc(MAX_PAGE_SIZE);
+    struct meta m[2];
+    int rc[2];
+    size_t got;
+    if (!buf)
+        return ENOMEM;
+    int err = read_page(fd, 0, MIN(file_size, (uint64_t)MAX_PAGE_SIZE), buf, &got);
+    if (err)
+        goto out;
+    rc[0] = meta_decode(buf, got, 0, file_size, &m[0]);
+    rc[1] = LARCH_NOTDB;
+    for (uint32_t ps = MIN_PAGE_SIZE; ps <= MAX_PAGE_SIZE; ps <<= 1) {
+        if (rc[0] == 0 && ps != m[0].page_size)
+            continue;
+        if (file_size < 2ull * ps)
+            break;
+        err = read_page(fd, ps, ps, buf, &got);
+        if (err)
+            goto out;
+        int r = meta_decode(buf, got, 1, file_size, &m[1]);
+        if (r == 0 && m[1].page_size != ps)
+            r = LARCH_CORRUPT;
+        if (r == 0 || rc[1] == LARCH_NOTDB)
+            rc[1] = r;
+        if (r == 0)
+            break;
+    }
+    int pick = meta_choose(rc, m);
+    if (pick < 0)
+        err = pick;
+    else
+        *out = m[pick];
+out:
+    free(buf);
+    return err;
+}
+
+/* ---- Open and close ----------------------------------------------------- */
+
+static bool valid_new_page_size(uint32_t ps)
+{
+    return ps == 0 || (ps >= MIN_PAGE_SIZE && ps <= MAX_PAGE_SIZE && (ps & (ps - 1)) == 0);
+}
+
+/* Open, lock and (for an empty file) initialize; gives the locked fd and its size. */
+static int open_locked(const char *path, const larch_options *o, int *fdp, uint64_t *sizep)
+{
+    bool rdonly = o->flags & LARCH_RDONLY;
+    uint32_t ps = o->page_size ? o->page_size : DEFAULT_PAGE_SIZE;
+    int mode = o->mode ? o->mode : 0644;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int fd, rc = os_open(path, rdonly ? O_RDONLY : O_RDWR, 0, &fd);
+        if (rc == ENOENT && !rdonly) {
+            rc = create_file(path, ps, mode, false);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rc;
+        uint64_t size = 0;
+        rc = os_lock(fd, !rdonly);
+        if (rc == 0)
+            rc = os_file_size(fd, &size);
+        if (rc == 0 && size == 0 && !rdonly) {
+            rc = create_file(path, ps, mode, true);
+            os_close(fd);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (rc) {
+            os_close(fd);
+            return rc;
+        }
+        *fdp = fd;
+        *sizep = size;
+        return 0;
+    }
+    return LARCH_BUSY; /* the file kept changing under us */
+}
+
+static void db_free(larch_db *db)
+{
+    wstate_destroy(db->ws);
+    struct version *v = db->versions;
+    while (v) {
+        struct version *next = v->next;
+        mapping_release(v->map);
+        free(v);
+        v = next;
+    }
+    struct reader_chunk *c = atomic_load(&db->readers.next);
+    while (c) {
+        struct reader_chunk *next = atomic_load(&c->next);
+        free(c);
+        c = next;
+    }
+    os_close(db->fd);
+    pthread_mutex_destroy(&db->write_lock);
+    free(db);
+}
+
+LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db **dbp)
+{
+    static const larch_options defaults;
+    const larch_options *o = opts ? opts : &defaults;
+    if (dbp)
+        *dbp = NULL;
+    if (!path || !*path || !dbp || (o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC)) ||
+        !valid_new_page_size(o->page_size) || o->mode < 0)
+        return LARCH_INVALID;
+
+    larch_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return ENOMEM;
+    db->fd = -1;
+    db->flags = o->flags;
+    db->max_size = o->max_size;
+    pthread_mutex_init(&db->write_lock, NULL);
+
+    struct meta m;
+    struct version *v = NULL;
+    int rc = open_locked(path, o, &db->fd, &db->file_size);
+    if (rc == 0)
+        rc = read_meta(db->fd, db->file_size, &m);
+    if (rc == 0) {
+        db->page_size = m.page_size;
+        db->page_shift = (unsigned)__builtin_ctz(m.page_size);
+        rc = db_version_new(db, &v);
+    }
+    if (rc == 0 && !(db->flags & LARCH_RDONLY))
+        rc = wstate_create(db->page_size, &db->ws);
+    if (rc) {
+        if (v)
+            db_version_discard(db, v);
+        db_free(db);
+        return rc;
+    }
+    db_version_publish(db, v, &m);
+    *dbp = db;
+    return 0;
+}
+
+LARCH_API void larch_close(larch_db *db)
+{
+    if (db)
+        db_free(db);
+}
+
+LARCH_API size_t larch_max_key_size(const larch_db *db)
+{
+    return db ? max_key_size(db->page_size) : 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * db.h - the database handle: the file, its mappings, the versions
+ * (committed snapshots) readers pin, and the table of reader slots.
+ *
+ * How readers stay lock-free: every commit publishes a new immutable
+ * struct version (the meta page's content plus the mapping that covers it)
+ * through one atomic pointer. A reader claims a slot, stores the version it
+ * is about to use into it, and checks that the version is still current; if
+ * not it tries again. The writer, after publishing a newer version, scans the
+ * slots: a version no slot names is freed (and its mapping unmapped when no
+ * version uses it). The same scan gives the oldest snapshot still read,
+ * below which freed pages may be reused. Because both sides store before
+ * they load (sequentially consistent atomics), a reader can never start
+ * using a version the writer has decided is unused.
+ */
+#ifndef LARCH_DB_H
+#define LARCH_DB_H
+
+#include "meta.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct mapping {
+    uint8_t *base;
+    size_t size;
+    unsigned refs; /* versions using it; writer-owned */
+};
+
+struct version {
+    struct meta meta;
+    struct mapping *map;
+    struct version *next; /* the writer's list of live versions */
+};
+
+#define READER_CHUNK 64
+
+/* One slot per cache line, so readers in different threads do not share. */
+struct reader_slot {
+    _Atomic(struct version *) ver;
+    atomic_uint used;
+    char pad[64 - sizeof(void *) - sizeof(unsigned)];
+};
+
+struct reader_chunk {
+    struct reader_slot slot[READER_CHUNK];
+    _Atomic(struct reader_chunk *) next;
+};
+
+struct wstate;
+
+struct larch_db {
+    int fd;
+    unsigned flags;
+    uint32_t page_size;
+    unsigned page_shift;
+    uint64_t max_size;
+
+    _Atomic(struct version *) current;
+    struct reader_chunk readers;
+    atomic_uint active_readers;
+
+    pthread_mutex_t write_lock;
+    atomic_uintptr_t writer_thread; /* who holds write_lock, 0 if nobody */
+    atomic_int panic;               /* a sync failed: no more writes */
+
+    /* Owned by the writer (under write_lock, or at open and close). */
+    struct version *versions; /* newest first; the first is current */
+    uint64_t file_size;
+    struct wstate *ws;
+};
+
+/* Claim a reader slot and pin the current version in it. */
+LARCH_INTERNAL int db_reader_enter(larch_db *db, struct reader_slot **slot, struct version **ver);
+LARCH_INTERNAL void db_reader_leave(larch_db *db, struct reader_slot *slot);
+
+/*
+ * A commit prepares its version before it writes the meta page (so that
+ * nothing can fail after the commit is on disk): db_version_new allocates
+ * it and maps the file anew if it has outgrown the current mapping.
+ * db_version_publish makes it current and frees versions nobody reads;
+ * db_version_discard drops it after a failed commit. Writer only.
+ */
+LARCH_INTERNAL int db_version_new(larch_db *db, struct version **v);
+LARCH_INTERNAL void db_version_publish(larch_db *db, struct version *v, const struct meta *m);
+LARCH_INTERNAL void db_version_discard(larch_db *db, struct version *v);
+
+/* The oldest snapshot txnid that a reader (or the last commit) still uses. Writer only. */
+LARCH_INTERNAL txnid_t db_oldest_snapshot(larch_db *db);
+
+/* Grow the file to at least 'need' bytes, in growing steps. Writer only. */
+LARCH_INTERNAL int db_grow_file(larch_db *db, uint64_t need);
+
+#endif /* LARCH_DB_H */

@@ -1,0 +1,281 @@
+/*
+ * format.h - the larch file format, byte by byte, and the helpers that read
+ * and write it. Nothing else in larch knows where a field lives on disk.
+ *
+ * THE FILE
+ *
+ * A larch file is an array of pages of one size P, a power of two from 1024
+ * to 65536 chosen when the file is created. Page N starts at byte N * P. All
+ * integers are little-endian. Pages 0 and 1 are the two meta pages; every
+ * other page in use is a branch, leaf or overflow page of one of the trees,
+ * or free. The file may be longer than the pages in use (it grows in steps);
+ * the bytes past the last page in use mean nothing.
+ *
+ * PAGE HEADER (the first 32 bytes of every page)
+ *
+ *   OFFSET SIZE DESCRIPTION
+ *      0     4  checksum: CRC32C of bytes 4 .. end of the page (for an
+ *               overflow run: of bytes 4 .. end of the whole run)
+ *      4     1  type: 1 meta, 2 branch, 3 leaf, 4 overflow
+ *      5     1  flags: 0 (reserved)
+ *      6     2  nkeys: number of entries (branch and leaf pages), else 0
+ *      8     8  pgno: the page's own number; a page found at another
+ *               number than the one it names is damaged
+ *     16     8  txnid: the transaction that wrote the page
+ *     24     4  branch, leaf: upper, the offset where the entry heap starts
+ *               overflow: npages, the number of pages in the run
+ *     28     4  branch, leaf: frag, bytes of dead space inside the heap
+ *               overflow: 0
+ *
+ * BRANCH AND LEAF PAGES (slotted pages)
+ *
+ *   After the header comes the slot array: nkeys 2-byte offsets, one per
+ *   entry, in key order. The entries themselves are packed at the end of the
+ *   page, growing down towards the slots; 'upper' is the lowest entry
+ *   offset. Deleting an entry adds its size to 'frag'; the page is compacted
+ *   when an insert needs the space. Free space = upper - (32 + 2 * nkeys)
+ *   + frag.
+ *
+ *   Leaf entry:
+ *      0     1  flags: bit 0 (ENTRY_BIG) the value lives in an overflow run
+ *      1     1  reserved, 0
+ *      2     2  ksize, 1 .. max key size
+ *      4     4  vsize, the value's length in bytes
+ *      8     k  the key
+ *    8+k     v  the value; or, with ENTRY_BIG, 8 bytes: the first page of
+ *               the overflow run holding the value
+ *
+ *   Branch entry (entry i leads to the subtree of keys >= key i and
+ *   < key i+1; entry 0 has an empty key and stands for "everything below
+ *   key 1"):
+ *      0     8  child page number
+ *      8     2  ksize (0 for entry 0)
+ *     10     k  the key (a separator: it need not be a key of the tree)
+ *
+ *   Every entry of a leaf or branch takes at most max_entry = ((P - 32) / 2)
+ *   bytes including its slot, so any two entries fit in one page and a split
+ *   always succeeds. A leaf value is inline when its entry fits that bound,
+ *   else it goes to an overflow run.
+ *
+ * OVERFLOW RUNS
+ *
+ *   A run of npages contiguous pages holding one value: the header above
+ *   (type 4, npages at offset 24), then the value's bytes from offset 32.
+ *   npages = ceil((32 + vsize) / P).
+ *
+ * META PAGES (pages 0 and 1)
+ *
+ *   Transaction T writes meta page T % 2, so the previous commit's meta page
+ *   is never overwritten by the next commit. Open reads both and uses the
+ *   valid one with the highest txnid; a torn or stale meta page is simply
+ *   the older one. After the header (type 1, pgno 0 or 1, txnid):
+ *     32     4  magic: the bytes 'L' 'R' 'C' 'H' (0x4843524c)
+ *     36     4  format version: 1
+ *     40     4  page size P
+ *     44     4  flags: 0 (reserved)
+ *     48     8  txnid (again; must equal the header's)
+ *     56     8  npages: pages in use; every page number referenced is lower
+ *     64    48  main tree: the default key space (bucket 0)
+ *    112    48  catalog tree: named buckets (reserved; empty in format 1.0)
+ *    160    48  free tree: free-space records (below)
+ *    208     -  zero up to the end of the page; the checksum covers it
+ *
+ *   Tree descriptor (48 bytes):
+ *      0     8  root page, 0 for an empty tree
+ *      8     8  entries
+ *     16     8  branch pages
+ *     24     8  leaf pages
+ *     32     8  overflow pages
+ *     40     4  depth: 0 for an empty tree, 1 for a root leaf, ...
+ *     44     4  flags (reserved for buckets)
+ *
+ * FREE TREE
+ *
+ *   A B+tree of the same page format. Each entry records pages that became
+ *   free: key = 20 bytes, big-endian so memcmp orders them,
+ *      0     8  free_txnid: the pages may be reused once no reader and
+ *               neither meta page can reach a snapshot older than this
+ *               transaction (0: at once)
+ *      8     8  the transaction that wrote the record
+ *     16     4  a sequence number within that transaction
+ *   value = an array of 8-byte page numbers, ascending; 0 entries are
+ *   padding and mean nothing.
+ */
+#ifndef LARCH_FORMAT_H
+#define LARCH_FORMAT_H
+
+#include "internal.h"
+
+#define LARCH_MAGIC 0x4843524cu
+#define LARCH_FORMAT_VERSION 1u
+
+#define PAGE_HEADER_SIZE 32u
+#define MIN_PAGE_SIZE 1024u
+#define MAX_PAGE_SIZE 65536u
+#define DEFAULT_PAGE_SIZE 4096u
+#define NUM_METAS 2u
+#define MAX_DEPTH 48 /* deeper than any real tree: a deeper one has a loop */
+
+enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 4 };
+
+#define ENTRY_BIG 0x01u
+#define LEAF_ENTRY_HEADER 8u
+#define BRANCH_ENTRY_HEADER 10u
+#define SLOT_SIZE 2u
+
+#define META_MAGIC_OFF 32u
+#define META_VERSION_OFF 36u
+#define META_PAGESIZE_OFF 40u
+#define META_FLAGS_OFF 44u
+#define META_TXNID_OFF 48u
+#define META_NPAGES_OFF 56u
+#define META_TREES_OFF 64u
+#define TREE_DESC_SIZE 48u
+#define META_END 208u
+
+#define FREE_KEY_SIZE 20u
+
+/* ---- Little-endian and big-endian fields, at any alignment ------------- */
+
+static inline uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+
+static inline uint32_t get32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(p, &v, 4);
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, 8);
+}
+
+static inline uint64_t get64be(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void put64be(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+/* ---- Page header ------------------------------------------------------- */
+
+static inline uint32_t pg_checksum(const uint8_t *p) { return get32(p); }
+static inline unsigned pg_type(const uint8_t *p) { return p[4]; }
+static inline unsigned pg_nkeys(const uint8_t *p) { return get16(p + 6); }
+static inline pgno_t pg_pgno(const uint8_t *p) { return get64(p + 8); }
+static inline txnid_t pg_txnid(const uint8_t *p) { return get64(p + 16); }
+static inline uint32_t pg_upper(const uint8_t *p) { return get32(p + 24); }
+static inline uint32_t pg_frag(const uint8_t *p) { return get32(p + 28); }
+static inline uint32_t pg_npages(const uint8_t *p) { return get32(p + 24); }
+
+static inline void pg_set_type(uint8_t *p, unsigned t) { p[4] = (uint8_t)t; p[5] = 0; }
+static inline void pg_set_nkeys(uint8_t *p, unsigned n) { put16(p + 6, (uint16_t)n); }
+static inline void pg_set_pgno(uint8_t *p, pgno_t n) { put64(p + 8, n); }
+static inline void pg_set_txnid(uint8_t *p, txnid_t t) { put64(p + 16, t); }
+static inline void pg_set_upper(uint8_t *p, uint32_t u) { put32(p + 24, u); }
+static inline void pg_set_frag(uint8_t *p, uint32_t f) { put32(p + 28, f); }
+static inline void pg_set_npages(uint8_t *p, uint32_t n) { put32(p + 24, n); }
+
+/* The slot array and entries of a branch or leaf page. */
+static inline unsigned pg_slot(const uint8_t *p, unsigned i) { return get16(p + PAGE_HEADER_SIZE + SLOT_SIZE * i); }
+static inline void pg_set_slot(uint8_t *p, unsigned i, unsigned off) { put16(p + PAGE_HEADER_SIZE + SLOT_SIZE * i, (uint16_t)off); }
+static inline uint8_t *pg_entry(const uint8_t *p, unsigned i) { return (uint8_t *)p + pg_slot(p, i); }
+static inline unsigned pg_lower(const uint8_t *p) { return PAGE_HEADER_SIZE + SLOT_SIZE * pg_nkeys(p); }
+
+/* ---- Entries ----------------------------------------------------------- */
+
+static inline unsigned leaf_flags(const uint8_t *e) { return e[0]; }
+static inline unsigned leaf_ksize(const uint8_t *e) { return get16(e + 2); }
+static inline uint32_t leaf_vsize(const uint8_t *e) { return get32(e + 4); }
+static inline const uint8_t *leaf_key(const uint8_t *e) { return e + LEAF_ENTRY_HEADER; }
+static inline uint8_t *leaf_value(uint8_t *e) { return e + LEAF_ENTRY_HEADER + leaf_ksize(e); }
+static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + LEAF_ENTRY_HEADER + leaf_ksize(e)); }
+
+/* Bytes a leaf entry occupies in the heap (without its slot). */
+static inline unsigned leaf_entry_size(const uint8_t *e)
+{
+    return LEAF_ENTRY_HEADER + leaf_ksize(e) + ((leaf_flags(e) & ENTRY_BIG) ? 8u : leaf_vsize(e));
+}
+
+static inline pgno_t branch_child(const uint8_t *e) { return get64(e); }
+static inline void branch_set_child(uint8_t *e, pgno_t c) { put64(e, c); }
+static inline unsigned branch_ksize(const uint8_t *e) { return get16(e + 8); }
+static inline const uint8_t *branch_key(const uint8_t *e) { return e + BRANCH_ENTRY_HEADER; }
+static inline unsigned branch_entry_size(const uint8_t *e) { return BRANCH_ENTRY_HEADER + branch_ksize(e); }
+
+static inline unsigned entry_size(const uint8_t *page, const uint8_t *e)
+{
+    return pg_type(page) == PAGE_LEAF ? leaf_entry_size(e) : branch_entry_size(e);
+}
+
+/* ---- Sizes that follow from the page size ------------------------------ */
+
+/* The largest entry, slot included, that a branch or leaf page accepts. */
+static inline unsigned max_entry_size(uint32_t page_size) { return ((page_size - PAGE_HEADER_SIZE) / 2) & ~1u; }
+
+/* The longest key a file with this page size accepts. */
+static inline unsigned max_key_size(uint32_t page_size)
+{
+    unsigned fit = max_entry_size(page_size) - SLOT_SIZE - LEAF_ENTRY_HEADER - 8;
+    return fit < LARCH_MAX_KEY_SIZE ? fit : LARCH_MAX_KEY_SIZE;
+}
+
+/* Pages of an overflow run for a value of vsize bytes. */
+static inline uint64_t overflow_pages(uint64_t vsize, uint32_t page_size)
+{
+    return (PAGE_HEADER_SIZE + vsize + page_size - 1) / page_size;
+}
+
+/* ---- Keys -------------------------------------------------------------- */
+
+/* memcmp order, the shorter key first on a tie. */
+static inline int key_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+/* ---- Checksums (crc32c.c) ---------------------------------------------- */
+
+LARCH_INTERNAL uint32_t crc32c(uint32_t crc, const void *data, size_t len);
+
+/* The checksum a page or overflow run of 'len' bytes should carry. */
+static inline uint32_t page_checksum(const uint8_t *p, size_t len) { return crc32c(0, p + 4, len - 4); }
+
+#endif /* LARCH_FORMAT_H */

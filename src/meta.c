@@ -1,0 +1,97 @@
+/*
+ * meta.c - meta pages: the root of everything, written last at commit.
+ */
+#include "meta.h"
+
+static void tree_encode(const struct tree *t, uint8_t *p)
+{
+    put64(p + 0, t->root);
+    put64(p + 8, t->entries);
+    put64(p + 16, t->branch_pages);
+    put64(p + 24, t->leaf_pages);
+    put64(p + 32, t->overflow_pages);
+    put32(p + 40, t->depth);
+    put32(p + 44, t->flags);
+}
+
+static void tree_decode(const uint8_t *p, struct tree *t)
+{
+    t->root = get64(p + 0);
+    t->entries = get64(p + 8);
+    t->branch_pages = get64(p + 16);
+    t->leaf_pages = get64(p + 24);
+    t->overflow_pages = get64(p + 32);
+    t->depth = get32(p + 40);
+    t->flags = get32(p + 44);
+}
+
+LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p)
+{
+    memset(p, 0, m->page_size);
+    pg_set_type(p, PAGE_META);
+    pg_set_pgno(p, m->txnid % NUM_METAS);
+    pg_set_txnid(p, m->txnid);
+    put32(p + META_MAGIC_OFF, LARCH_MAGIC);
+    put32(p + META_VERSION_OFF, LARCH_FORMAT_VERSION);
+    put32(p + META_PAGESIZE_OFF, m->page_size);
+    put32(p + META_FLAGS_OFF, 0);
+    put64(p + META_TXNID_OFF, m->txnid);
+    put64(p + META_NPAGES_OFF, m->npages);
+    for (int i = 0; i < NUM_TREES; i++)
+        tree_encode(&m->trees[i], p + META_TREES_OFF + TREE_DESC_SIZE * i);
+    put32(p, page_checksum(p, m->page_size));
+}
+
+static bool valid_page_size(uint32_t ps)
+{
+    return ps >= MIN_PAGE_SIZE && ps <= MAX_PAGE_SIZE && (ps & (ps - 1)) == 0;
+}
+
+static bool tree_valid(const struct tree *t, pgno_t npages)
+{
+    if (t->root == 0)
+        return t->depth == 0 && t->entries == 0;
+    return t->root >= NUM_METAS && t->root < npages && t->depth >= 1 && t->depth <= MAX_DEPTH;
+}
+
+LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint64_t file_size, struct meta *m)
+{
+    if (len < META_END || get32(p + META_MAGIC_OFF) != LARCH_MAGIC)
+        return LARCH_NOTDB;
+    if (get32(p + META_VERSION_OFF) != LARCH_FORMAT_VERSION)
+        return LARCH_VERSION;
+    uint32_t ps = get32(p + META_PAGESIZE_OFF);
+    if (!valid_page_size(ps) || len < ps || pg_checksum(p) != page_checksum(p, ps))
+        return LARCH_CORRUPT;
+    memset(m, 0, sizeof *m);
+    m->page_size = ps;
+    m->txnid = get64(p + META_TXNID_OFF);
+    m->npages = get64(p + META_NPAGES_OFF);
+    for (int i = 0; i < NUM_TREES; i++)
+        tree_decode(p + META_TREES_OFF + TREE_DESC_SIZE * i, &m->trees[i]);
+    if (pg_type(p) != PAGE_META || pg_pgno(p) != slot || pg_txnid(p) != m->txnid ||
+        m->txnid % NUM_METAS != slot || m->npages < NUM_METAS ||
+        m->npages > (UINT64_MAX / ps) || (file_size && m->npages * (uint64_t)ps > file_size))
+        return LARCH_CORRUPT;
+    for (int i = 0; i < NUM_TREES; i++)
+        if (!tree_valid(&m->trees[i], m->npages))
+            return LARCH_CORRUPT;
+    return 0;
+}
+
+LARCH_INTERNAL int meta_choose(const int rc[2], const struct meta m[2])
+{
+    if (rc[0] == 0 && rc[1] == 0)
+        return m[1].txnid > m[0].txnid ? 1 : 0;
+    if (rc[0] == 0)
+        return 0;
+    if (rc[1] == 0)
+        return 1;
+    /* Neither is valid: say the most telling thing. A file where either page
+     * carries our magic is ours and damaged, or of another version. */
+    if (rc[0] == LARCH_VERSION || rc[1] == LARCH_VERSION)
+        return LARCH_VERSION;
+    if (rc[0] == LARCH_CORRUPT || rc[1] == LARCH_CORRUPT)
+        return LARCH_CORRUPT;
+    return LARCH_NOTDB;
+}

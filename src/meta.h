@@ -1,0 +1,47 @@
+/*
+ * meta.h - the meta page in memory: encode, decode, validate and choose.
+ */
+#ifndef LARCH_META_H
+#define LARCH_META_H
+
+#include "format.h"
+
+/* The trees a meta page roots. */
+enum { TREE_MAIN = 0, TREE_CATALOG = 1, TREE_FREE = 2, NUM_TREES = 3 };
+
+struct tree {
+    pgno_t root;
+    uint64_t entries;
+    uint64_t branch_pages;
+    uint64_t leaf_pages;
+    uint64_t overflow_pages;
+    uint32_t depth;
+    uint32_t flags;
+};
+
+struct meta {
+    txnid_t txnid;
+    pgno_t npages; /* pages in use: every referenced page number is lower */
+    uint32_t page_size;
+    struct tree trees[NUM_TREES];
+};
+
+/* Fill page p (page_size bytes) as meta page number txnid % 2, checksum included. */
+LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p);
+
+/*
+ * Decode and validate one meta page of 'len' bytes read at page 'slot'.
+ * file_size bounds npages (0 skips that check). Returns 0, LARCH_NOTDB
+ * (no magic), LARCH_VERSION (another format version) or LARCH_CORRUPT
+ * (bad checksum or fields).
+ */
+LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint64_t file_size, struct meta *m);
+
+/*
+ * Choose between the two meta pages, given what meta_decode said of each:
+ * the valid one with the higher txnid. Returns its index (0 or 1), or the
+ * error to report when neither is valid.
+ */
+LARCH_INTERNAL int meta_choose(const int rc[2], const struct meta m[2]);
+
+#endif /* LARCH_META_H */

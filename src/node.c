@@ -1,0 +1,264 @@
+/*
+ * node.c - search, insert, remove, compact, split and merge inside a page.
+ *
+ * Pages are slotted: a sorted array of 2-byte offsets after the header, the
+ * entries packed from the end of the page down. Splits and merges rebuild
+ * pages from a scratch copy, which keeps every heap compact afterwards.
+ */
+#include "node.h"
+
+LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t ps)
+{
+    memset(p, 0, PAGE_HEADER_SIZE);
+    pg_set_type(p, type);
+    pg_set_pgno(p, pgno);
+    pg_set_upper(p, ps);
+}
+
+LARCH_INTERNAL int node_search_leaf(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
+                                    unsigned *idx, bool *exact)
+{
+    unsigned lo = 0, hi = pg_nkeys(p);
+    *exact = false;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        const uint8_t *k = NULL;
+        size_t kl = 0;
+        int rc = node_key(p, mid, ps, &k, &kl);
+        if (rc)
+            return rc;
+        int c = key_compare(k, kl, key, klen);
+        if (c < 0) {
+            lo = mid + 1;
+        } else if (c > 0) {
+            hi = mid;
+        } else {
+            *exact = true;
+            lo = mid;
+            break;
+        }
+    }
+    *idx = lo;
+    return 0;
+}
+
+LARCH_INTERNAL int node_search_branch(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
+                                      unsigned *idx)
+{
+    /* Find the first entry (from 1) whose key is > key; the child is the one before. */
+    unsigned lo = 1, hi = pg_nkeys(p);
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        const uint8_t *k = NULL;
+        size_t kl = 0;
+        int rc = node_key(p, mid, ps, &k, &kl);
+        if (rc)
+            return rc;
+        if (key_compare(k, kl, key, klen) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *idx = lo - 1;
+    return 0;
+}
+
+/* Append an entry after the last one; the caller made sure it fits contiguously. */
+static void node_append(uint8_t *p, const uint8_t *entry, unsigned size)
+{
+    unsigned n = pg_nkeys(p);
+    uint32_t upper = pg_upper(p) - size;
+    memcpy(p + upper, entry, size);
+    pg_set_slot(p, n, upper);
+    pg_set_nkeys(p, n + 1);
+    pg_set_upper(p, upper);
+}
+
+LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
+{
+    unsigned n = pg_nkeys(p);
+    memcpy(scratch, p, ps);
+    pg_set_nkeys(p, 0);
+    pg_set_upper(p, ps);
+    pg_set_frag(p, 0);
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *e = pg_entry(scratch, i);
+        node_append(p, e, entry_size(scratch, e));
+    }
+}
+
+LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
+                                unsigned size)
+{
+    unsigned n = pg_nkeys(p);
+    assert(idx <= n);
+    if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE) {
+        if (node_free(p) < size + SLOT_SIZE)
+            return false;
+        node_compact(p, ps, scratch);
+    }
+    uint32_t upper = pg_upper(p) - size;
+    memcpy(p + upper, entry, size);
+    uint8_t *slots = p + PAGE_HEADER_SIZE;
+    memmove(slots + SLOT_SIZE * (idx + 1), slots + SLOT_SIZE * idx, SLOT_SIZE * (n - idx));
+    pg_set_slot(p, idx, upper);
+    pg_set_nkeys(p, n + 1);
+    pg_set_upper(p, upper);
+    return true;
+}
+
+LARCH_INTERNAL void node_remove(uint8_t *p, unsigned idx)
+{
+    unsigned n = pg_nkeys(p);
+    assert(idx < n);
+    unsigned off = pg_slot(p, idx);
+    unsigned size = entry_size(p, p + off);
+    if (off == pg_upper(p))
+        pg_set_upper(p, off + size); /* the lowest entry: give its bytes straight back */
+    else
+        pg_set_frag(p, pg_frag(p) + size);
+    uint8_t *slots = p + PAGE_HEADER_SIZE;
+    memmove(slots + SLOT_SIZE * idx, slots + SLOT_SIZE * (idx + 1), SLOT_SIZE * (n - idx - 1));
+    pg_set_nkeys(p, n - 1);
+    if (n == 1) {
+        pg_set_upper(p, pg_upper(p) + pg_frag(p));
+        pg_set_frag(p, 0);
+    }
+}
+
+LARCH_INTERNAL unsigned node_make_branch_entry(uint8_t *buf, pgno_t child, const uint8_t *key, size_t klen)
+{
+    put64(buf, child);
+    put16(buf + 8, (uint16_t)klen);
+    if (klen)
+        memcpy(buf + BRANCH_ENTRY_HEADER, key, klen);
+    return BRANCH_ENTRY_HEADER + (unsigned)klen;
+}
+
+LARCH_INTERNAL void node_branch_clear_key(uint8_t *p, unsigned idx)
+{
+    /* In place: the entry shrinks to its header and the key bytes behind it
+     * become dead space, reclaimed by the next compaction. */
+    uint8_t *e = pg_entry(p, idx);
+    pg_set_frag(p, pg_frag(p) + branch_ksize(e));
+    put16(e + 8, 0);
+}
+
+/* Entry i of the sequence "page entries with 'entry' inserted at idx". */
+static const uint8_t *split_entry(const uint8_t *old, unsigned i, unsigned idx, const uint8_t *entry,
+                                  unsigned size, unsigned *esize)
+{
+    const uint8_t *e;
+    if (i == idx) {
+        *esize = size;
+        return entry;
+    }
+    e = pg_entry(old, i < idx ? i : i - 1);
+    *esize = entry_size(old, e);
+    return e;
+}
+
+/*
+ * Choose how many of the n entries stay left: the byte-balanced cut, moved
+ * if needed so that both halves fit. Every entry is at most half a page,
+ * so a cut where both fit always exists.
+ */
+static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigned idx, const uint8_t *entry,
+                            unsigned size, bool branch)
+{
+    unsigned cap = ps - PAGE_HEADER_SIZE, total = 0, sz;
+    for (unsigned i = 0; i < n; i++) {
+        split_entry(old, i, idx, entry, size, &sz);
+        total += sz + SLOT_SIZE;
+    }
+    unsigned k = 1, left = 0;
+    for (; k < n; k++) {
+        split_entry(old, k - 1, idx, entry, size, &sz);
+        left += sz + SLOT_SIZE;
+        if (left >= total / 2)
+            break;
+    }
+    if (k >= n)
+        k = n - 1;
+    /* Recount exactly and walk the cut until both sides fit. */
+    for (;;) {
+        unsigned l = 0, r = 0;
+        for (unsigned i = 0; i < n; i++) {
+            const uint8_t *e = split_entry(old, i, idx, entry, size, &sz);
+            if (i < k)
+                l += sz + SLOT_SIZE;
+            else
+                r += sz + SLOT_SIZE - ((branch && i == k) ? branch_ksize(e) : 0);
+        }
+        if (l > cap && k > 1)
+            k--;
+        else if (r > cap && k < n - 1)
+            k++;
+        else
+            return k;
+    }
+}
+
+LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx,
+                               const uint8_t *entry, unsigned size, bool append, uint8_t *sep,
+                               size_t *seplen, bool *new_at_right, unsigned *new_idx)
+{
+    bool branch = pg_type(p) == PAGE_BRANCH;
+    unsigned n = pg_nkeys(p) + 1, sz;
+    memcpy(scratch, p, ps);
+    unsigned k = (append && idx == n - 1) ? n - 1 : split_point(scratch, ps, n, idx, entry, size, branch);
+
+    /* The separator first: it is read from the entries before they move. */
+    const uint8_t *first_right = split_entry(scratch, k, idx, entry, size, &sz);
+    if (branch) {
+        *seplen = branch_ksize(first_right);
+        memcpy(sep, branch_key(first_right), *seplen);
+    } else {
+        const uint8_t *last_left = split_entry(scratch, k - 1, idx, entry, size, &sz);
+        size_t ll = leaf_ksize(last_left), rl = leaf_ksize(first_right), c = 0;
+        const uint8_t *lk = leaf_key(last_left), *rk = leaf_key(first_right);
+        while (c < ll && c < rl && lk[c] == rk[c])
+            c++;
+        *seplen = c + 1; /* rk is longer than the common prefix, since lk < rk */
+        memcpy(sep, rk, *seplen);
+    }
+
+    pg_set_nkeys(p, 0);
+    pg_set_upper(p, ps);
+    pg_set_frag(p, 0);
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *e = split_entry(scratch, i, idx, entry, size, &sz);
+        if (i < k) {
+            node_append(p, e, sz);
+        } else if (branch && i == k) {
+            uint8_t be[BRANCH_ENTRY_HEADER];
+            node_append(q, be, node_make_branch_entry(be, branch_child(e), NULL, 0));
+        } else {
+            node_append(q, e, sz);
+        }
+    }
+    *new_at_right = idx >= k;
+    *new_idx = idx >= k ? idx - k : idx;
+}
+
+LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, size_t seplen)
+{
+    size_t extra = pg_type(right) == PAGE_BRANCH ? seplen : 0;
+    return node_used(left, ps) + node_used(right, ps) + extra <= ps - PAGE_HEADER_SIZE;
+}
+
+LARCH_INTERNAL void node_merge(uint8_t *left, const uint8_t *right, uint32_t ps, uint8_t *scratch,
+                               const uint8_t *sep, size_t seplen)
+{
+    bool branch = pg_type(right) == PAGE_BRANCH;
+    node_compact(left, ps, scratch);
+    for (unsigned i = 0; i < pg_nkeys(right); i++) {
+        const uint8_t *e = pg_entry(right, i);
+        if (branch && i == 0) {
+            uint8_t be[BRANCH_ENTRY_HEADER + LARCH_MAX_KEY_SIZE];
+            node_append(left, be, node_make_branch_entry(be, branch_child(e), sep, seplen));
+        } else {
+            node_append(left, e, entry_size(right, e));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+/*
+ * node.h - operations inside one branch or leaf page: search, insert,
+ * remove, compact, and the split and merge of page contents. Nothing here
+ * allocates pages or knows about transactions; btree.c does that.
+ */
+#ifndef LARCH_NODE_H
+#define LARCH_NODE_H
+
+#include "format.h"
+
+/* Format a fresh, empty branch or leaf page. */
+LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t ps);
+
+/*
+ * Check the header of a branch or leaf page read from the file: its type,
+ * and that the slot array and heap bounds lie inside the page. Returns 0 or
+ * LARCH_CORRUPT. Cheap: a few compares, no loop.
+ */
+static inline int node_check(const uint8_t *p, unsigned type, uint32_t ps)
+{
+    if (UNLIKELY(pg_type(p) != type || pg_upper(p) > ps || pg_lower(p) > pg_upper(p) ||
+                 (pg_nkeys(p) == 0 && type == PAGE_BRANCH)))
+        return CORRUPT();
+    return 0;
+}
+
+/*
+ * The key of entry i, with bounds checks against a damaged page.
+ * Returns 0 or LARCH_CORRUPT.
+ */
+static inline int node_key(const uint8_t *p, unsigned i, uint32_t ps, const uint8_t **key, size_t *klen)
+{
+    unsigned off = pg_slot(p, i), hdr, k;
+    if (pg_type(p) == PAGE_LEAF) {
+        hdr = LEAF_ENTRY_HEADER;
+        k = leaf_ksize(p + off);
+    } else {
+        hdr = BRANCH_ENTRY_HEADER;
+        k = branch_ksize(p + off);
+    }
+    if (UNLIKELY(off < pg_lower(p) || off + hdr + k > ps))
+        return CORRUPT();
+    *key = p + off + hdr;
+    *klen = k;
+    return 0;
+}
+
+/*
+ * In a leaf: the index of the first entry whose key is >= key (nkeys when
+ * there is none), and whether it is equal. In a branch: the index of the
+ * child whose subtree holds key. Return 0 or LARCH_CORRUPT.
+ */
+LARCH_INTERNAL int node_search_leaf(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
+                                    unsigned *idx, bool *exact);
+LARCH_INTERNAL int node_search_branch(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
+                                      unsigned *idx);
+
+/* Bytes the entries and their slots take; free bytes (counting dead space). */
+static inline unsigned node_used(const uint8_t *p, uint32_t ps) { return ps - pg_upper(p) - pg_frag(p) + SLOT_SIZE * pg_nkeys(p); }
+static inline unsigned node_free(const uint8_t *p) { return pg_upper(p) - pg_lower(p) + pg_frag(p); }
+
+/*
+ * Insert an entry of size bytes at index idx. Returns false (and changes
+ * nothing) when the page has no room even after compaction.
+ */
+LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
+                                unsigned size);
+
+/* Remove entry idx. */
+LARCH_INTERNAL void node_remove(uint8_t *p, unsigned idx);
+
+/* Rewrite the heap without dead space. scratch is one page of memory. */
+LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch);
+
+/*
+ * Replace the key of branch entry idx with an empty one (used when entry
+ * idx becomes entry 0, the lower bound of the page).
+ */
+LARCH_INTERNAL void node_branch_clear_key(uint8_t *p, unsigned idx);
+
+/* Build a branch entry into buf (at least BRANCH_ENTRY_HEADER + klen bytes); returns its size. */
+LARCH_INTERNAL unsigned node_make_branch_entry(uint8_t *buf, pgno_t child, const uint8_t *key, size_t klen);
+
+/*
+ * Split: the entries of page p plus a new entry (at index idx) are divided
+ * between p (left) and q (right, an empty page of the same type, already
+ * initialized). 'append' asks for the split of a sequential load: the new
+ * entry alone goes right, the left page stays full.
+ *
+ * The separator for the parent, which bounds q from below, is written to
+ * sep (at least LARCH_MAX_KEY_SIZE bytes) and its length to *seplen. For a
+ * leaf it is the shortest prefix of q's first key that is greater than p's
+ * last key; for a branch the key of q's first entry, which becomes empty.
+ *
+ * On return *new_at_right tells where the new entry went, and *new_idx its
+ * index in that page.
+ */
+LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx,
+                               const uint8_t *entry, unsigned size, bool append, uint8_t *sep,
+                               size_t *seplen, bool *new_at_right, unsigned *new_idx);
+
+/*
+ * Whether the entries of right fit into left, with sepkey (the parent's key
+ * for right) given to right's entry 0 when they are branches.
+ */
+LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, size_t seplen);
+
+/* Append all entries of right to left (see node_can_merge). */
+LARCH_INTERNAL void node_merge(uint8_t *left, const uint8_t *right, uint32_t ps, uint8_t *scratch,
+                               const uint8_t *sep, size_t seplen);
+
+#endif /* LARCH_NODE_H */

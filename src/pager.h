@@ -1,0 +1,94 @@
+/*
+ * pager.h - pages as a write transaction sees them: which are dirty, how
+ * new ones are allocated, how old ones are freed, and the write-out at
+ * commit. Read transactions only use page_get(), which for them is a bounds
+ * check and an address computation.
+ */
+#ifndef LARCH_PAGER_H
+#define LARCH_PAGER_H
+
+#include "txn.h"
+
+struct dirty_page {
+    pgno_t pgno; /* 0: empty hash slot */
+    uint8_t *buf;
+    uint32_t npages;
+};
+
+struct pglist {
+    pgno_t *v;
+    size_t n, cap;
+};
+
+/* What a write transaction owns; kept in the db and reused by the next one. */
+struct wstate {
+    struct dirty_page *dirty; /* open-addressing hash on pgno */
+    size_t ndirty, dirty_cap; /* dirty_cap is a power of two */
+    struct pglist freed;      /* committed pages this txn freed: reusable only later */
+    struct pglist avail;      /* pages reusable now, sorted descending */
+    uint8_t **pool;           /* spare one-page buffers */
+    size_t npool, pool_cap;
+    uint8_t *scratch;         /* one page, for compaction and splits */
+    uint8_t *entry;           /* a leaf entry being built */
+    uint8_t *record;          /* a free-space record being built */
+    uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
+    txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
+    bool no_reclaim;          /* inside a free-tree change: do not reclaim */
+    bool free_tree_drained;   /* no reclaimable free record left */
+    struct pglist leftover;   /* keys (seq numbers) of leftover records at commit */
+};
+
+LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out);
+LARCH_INTERNAL void wstate_destroy(struct wstate *w);
+/* Forget everything of the last transaction; buffers go back to the pool. */
+LARCH_INTERNAL void wstate_reset(struct wstate *w);
+
+LARCH_INTERNAL int pglist_push(struct pglist *l, pgno_t p);
+/* Sort ascending, or descending (the order of avail). */
+LARCH_INTERNAL void pglist_sort(struct pglist *l, size_t from, bool descending);
+LARCH_INTERNAL uint8_t *dirty_find(const struct wstate *w, pgno_t pgno);
+
+/*
+ * Page pgno as this transaction sees it, checked: inside the snapshot and
+ * naming itself. Returns 0 or LARCH_CORRUPT.
+ */
+static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **out)
+{
+    const uint8_t *p;
+    if (UNLIKELY(pgno < NUM_METAS || pgno >= txn->meta.npages))
+        return CORRUPT();
+    if (txn->w) {
+        p = dirty_find(txn->w, pgno);
+        if (!p) {
+            if (UNLIKELY(((pgno + 1) << txn->page_shift) > txn->map_size))
+                return CORRUPT();
+            p = txn->map + (pgno << txn->page_shift);
+        }
+    } else {
+        p = txn->map + (pgno << txn->page_shift);
+    }
+    if (UNLIKELY(pg_pgno(p) != pgno))
+        return CORRUPT();
+    *out = p;
+    return 0;
+}
+
+/* The overflow run at pgno holding vsize bytes: checked, and its value bytes. */
+LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, const uint8_t **data);
+
+/* A new run of npages pages, zeroed header, in this transaction's dirty set. */
+LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno);
+
+/*
+ * A writable version of page pgno: the page itself if this transaction
+ * already made it, else a copy at a new page number (the old one is freed).
+ */
+LARCH_INTERNAL int page_touch(larch_txn *txn, pgno_t pgno, uint8_t **buf, pgno_t *newpgno);
+
+/* Free a page or run: at once if this txn made it, else when no reader can see it. */
+LARCH_INTERNAL int page_free(larch_txn *txn, pgno_t pgno, unsigned npages);
+
+/* Write every dirty page (checksummed, stamped with txnid), growing the file as needed. */
+LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid);
+
+#endif /* LARCH_PAGER_H */

@@ -1,0 +1,212 @@
+/*
+ * txn.c - begin, commit and abort, and the data functions (get, put, del)
+ * that check their arguments and hand over to btree.c.
+ *
+ * Commit order: free-space records, dirty pages (one pwritev per run of
+ * adjacent pages), fdatasync, the meta page of this txnid's parity,
+ * fdatasync. Until the meta page is written the previous commit is what
+ * the file holds, so any failure before it is a clean rollback. A failure
+ * of the meta write or of a sync leaves the disk in a state the handle
+ * cannot know, so it "panics": it refuses further writes until reopened.
+ */
+#include "txn.h"
+
+#include "btree.h"
+#include "freelist.h"
+#include "os.h"
+
+#include <stdlib.h>
+
+static uintptr_t thread_token(void)
+{
+    /* The address of a thread-local variable is unique per live thread. */
+    static _Thread_local char token;
+    return (uintptr_t)&token;
+}
+
+LARCH_INTERNAL struct tree *txn_tree(larch_txn *txn, larch_bucket b)
+{
+    return b == 0 ? &txn->meta.trees[TREE_MAIN] : NULL;
+}
+
+LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key)
+{
+    if (!key || key->size == 0 || key->size > max_key_size(txn->page_size) || !key->data)
+        return LARCH_INVALID;
+    return 0;
+}
+
+static void txn_attach(larch_txn *txn, larch_db *db, struct version *v)
+{
+    txn->db = db;
+    txn->ver = v;
+    txn->map = v->map->base;
+    txn->map_size = v->map->size;
+    txn->page_size = db->page_size;
+    txn->page_shift = db->page_shift;
+    txn->meta = v->meta;
+}
+
+static int begin_write(larch_db *db, larch_txn *txn)
+{
+    if (db->flags & LARCH_RDONLY)
+        return LARCH_INVALID;
+    if (atomic_load(&db->writer_thread) == thread_token())
+        return LARCH_INVALID; /* this thread already writes: waiting would deadlock */
+    if (atomic_load(&db->panic))
+        return LARCH_PANIC;
+    pthread_mutex_lock(&db->write_lock);
+    if (atomic_load(&db->panic)) {
+        pthread_mutex_unlock(&db->write_lock);
+        return LARCH_PANIC;
+    }
+    atomic_store(&db->writer_thread, thread_token());
+    txn_attach(txn, db, db->versions);
+    txn->w = db->ws;
+    wstate_reset(txn->w);
+    return 0;
+}
+
+LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
+{
+    if (txnp)
+        *txnp = NULL;
+    if (!db || !txnp || (flags & ~LARCH_RDONLY))
+        return LARCH_INVALID;
+    larch_txn *txn = calloc(1, sizeof *txn);
+    if (!txn)
+        return ENOMEM;
+    int rc;
+    if (flags & LARCH_RDONLY) {
+        struct version *v;
+        txn->rdonly = true;
+        rc = db_reader_enter(db, &txn->slot, &v);
+        if (rc == 0)
+            txn_attach(txn, db, v);
+    } else {
+        rc = begin_write(db, txn);
+    }
+    if (rc) {
+        free(txn);
+        return rc;
+    }
+    *txnp = txn;
+    return 0;
+}
+
+static void end_txn(larch_txn *txn)
+{
+    larch_db *db = txn->db;
+    if (txn->rdonly) {
+        db_reader_leave(db, txn->slot);
+    } else {
+        wstate_reset(txn->w);
+        atomic_store(&db->writer_thread, 0);
+        pthread_mutex_unlock(&db->write_lock);
+    }
+    free(txn);
+}
+
+static int panic(larch_db *db, int rc)
+{
+    atomic_store(&db->panic, 1);
+    return rc;
+}
+
+static int commit_write(larch_txn *txn)
+{
+    larch_db *db = txn->db;
+    struct wstate *w = txn->w;
+    bool sync = !(db->flags & LARCH_NOSYNC), metasync = sync && !(db->flags & LARCH_NOMETASYNC);
+    if (w->ndirty == 0 && w->freed.n == 0)
+        return 0; /* nothing changed */
+
+    txnid_t txnid = txn->meta.txnid + 1;
+    int rc = freelist_save(txn, txnid);
+    if (rc == 0)
+        rc = pager_write(txn, txnid);
+    if (rc)
+        return rc;
+    if (sync && (rc = os_datasync(db->fd)) != 0)
+        return panic(db, rc);
+
+    struct version *v;
+    rc = db_version_new(db, &v);
+    if (rc)
+        return rc;
+    txn->meta.txnid = txnid;
+    meta_encode(&txn->meta, w->scratch);
+    rc = os_pwrite_full(db->fd, w->scratch, txn->page_size, (txnid % NUM_METAS) << txn->page_shift);
+    if (rc == 0 && metasync)
+        rc = os_datasync(db->fd);
+    if (rc) {
+        db_version_discard(db, v);
+        return panic(db, rc);
+    }
+    db_version_publish(db, v, &txn->meta);
+    return 0;
+}
+
+LARCH_API int larch_commit(larch_txn *txn)
+{
+    if (!txn)
+        return LARCH_INVALID;
+    int rc = txn->rdonly ? 0 : txn->error;
+    if (rc == 0 && !txn->rdonly)
+        rc = commit_write(txn);
+    end_txn(txn);
+    return rc;
+}
+
+LARCH_API void larch_abort(larch_txn *txn)
+{
+    if (txn)
+        end_txn(txn);
+}
+
+/* ---- Data --------------------------------------------------------------- */
+
+/* A failure in the middle of a change leaves the txn unusable but for abort. */
+static int poison(larch_txn *txn, int rc)
+{
+    if (rc && rc != LARCH_NOTFOUND && rc != LARCH_EXISTS && rc != LARCH_INVALID)
+        txn->error = rc;
+    return rc;
+}
+
+LARCH_API int larch_get(larch_txn *txn, larch_bucket b, const larch_val *key, larch_val *val)
+{
+    if (!txn || !val)
+        return LARCH_INVALID;
+    struct tree *t = txn_tree(txn, b);
+    if (!t || txn_check_key(txn, key))
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    return bt_get(txn, t, key->data, key->size, val);
+}
+
+LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, const larch_val *val,
+                        unsigned flags)
+{
+    if (!txn || !val || txn->rdonly || (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
+        return LARCH_INVALID;
+    struct tree *t = txn_tree(txn, b);
+    if (!t || txn_check_key(txn, key) || val->size > LARCH_MAX_VALUE_SIZE || (val->size && !val->data))
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    return poison(txn, bt_put(txn, t, key->data, key->size, val->data, val->size, flags));
+}
+
+LARCH_API int larch_del(larch_txn *txn, larch_bucket b, const larch_val *key)
+{
+    if (!txn || txn->rdonly)
+        return LARCH_INVALID;
+    struct tree *t = txn_tree(txn, b);
+    if (!t || txn_check_key(txn, key))
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    return poison(txn, bt_del(txn, t, key->data, key->size));
+}
