@@ -407,12 +407,22 @@ static int rebalance(larch_txn *txn, struct tree *t, struct path *path, int l)
     int rc;
 
     if (l == 0) {
-        if (n == 0 || (type == PAGE_BRANCH && n == 1)) {
-            pgno_t child = n ? branch_child(pg_entry(p, 0)) : 0;
+        /* An empty root empties the tree; a branch root with one child
+         * hands the root to that child, as often as that repeats. */
+        const uint8_t *root = p;
+        while (n == 0 || (type == PAGE_BRANCH && n == 1)) {
+            pgno_t child = n ? branch_child(pg_entry(root, 0)) : 0;
             count_page(t, type, -1);
+            rc = page_free(txn, pg_pgno(root), 1);
             t->root = child;
             t->depth = child ? t->depth - 1 : 0;
-            return page_free(txn, pg_pgno(p), 1);
+            if (rc || !child)
+                return rc;
+            rc = load_root(txn, t, &root);
+            if (rc)
+                return rc;
+            n = pg_nkeys(root);
+            type = pg_type(root);
         }
         return 0;
     }
@@ -421,16 +431,18 @@ static int rebalance(larch_txn *txn, struct tree *t, struct path *path, int l)
 
     uint8_t *parent = (uint8_t *)path->page[l - 1];
     unsigned pi = path->idx[l - 1];
-    if (pg_nkeys(parent) == 1) { /* no neighbour: only an empty page goes */
-        if (n > 0)
-            return 0;
+    if (n == 0) { /* an empty page just leaves its parent */
         count_page(t, type, -1);
         rc = page_free(txn, pg_pgno(p), 1);
         if (rc)
             return rc;
-        node_remove(parent, 0);
+        node_remove(parent, pi);
+        if (pi == 0 && pg_nkeys(parent) > 0)
+            node_branch_clear_key(parent, 0); /* the next child now starts from the bottom */
         return rebalance(txn, t, path, l - 1);
     }
+    if (pg_nkeys(parent) == 1)
+        return 0; /* no neighbour to merge with */
 
     /* Merge with the left neighbour, or the right one for the first child. */
     unsigned si = pi > 0 ? pi - 1 : 1, ri = pi > 0 ? pi : 1;

@@ -243,7 +243,8 @@ LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scr
 
 LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, size_t seplen)
 {
-    size_t extra = pg_type(right) == PAGE_BRANCH ? seplen : 0;
+    /* Right's first entry takes the parent's separator as its key. */
+    size_t extra = (pg_type(right) == PAGE_BRANCH && pg_nkeys(right)) ? seplen : 0;
     return node_used(left, ps) + node_used(right, ps) + extra <= ps - PAGE_HEADER_SIZE;
 }
 
