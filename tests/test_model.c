@@ -9,6 +9,7 @@
  * reopened, and a long-lived reader must keep seeing its snapshot.
  */
 #include "model.h"
+#include "pagewalk.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +188,7 @@ static void do_cursor_walk(struct run *t, larch_txn *txn, struct model *m)
 
 static void reopen(struct run *t)
 {
+    pagewalk_audit(t->db, NULL);
     larch_close(t->db);
     CHECK_OK(larch_open(t->path, &t->opts, &t->db));
 }
