@@ -1,0 +1,259 @@
+/*
+ * test_concurrency.c - readers in several threads while a writer commits,
+ * grows the file and remaps it. Readers check invariants that any torn or
+ * reused page would break. Also run under ThreadSanitizer (make test-tsan).
+ */
+#include "pagewalk.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define ACCOUNTS 200
+#define START_BALANCE 1000
+
+struct shared {
+    larch_db *db;
+    atomic_int done;
+    atomic_long reads;
+    atomic_int failures;
+    int commits;
+    uint64_t seed;
+};
+
+static void fill_pattern(uint8_t *buf, size_t len, uint64_t id)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(id * 131 + i * 7);
+}
+
+static bool pattern_ok(const larch_val *v, uint64_t id)
+{
+    const uint8_t *p = v->data;
+    for (size_t i = 0; i < v->size; i += 509)
+        if (p[i] != (uint8_t)(id * 131 + i * 7))
+            return false;
+    return v->size == 0 || p[v->size - 1] == (uint8_t)(id * 131 + (v->size - 1) * 7);
+}
+
+static void *bank_reader(void *arg)
+{
+    struct shared *s = arg;
+    while (!atomic_load(&s->done)) {
+        larch_txn *txn;
+        larch_cursor *c;
+        larch_val k, v;
+        if (larch_begin(s->db, LARCH_RDONLY, &txn) || larch_cursor_open(txn, 0, &c)) {
+            atomic_fetch_add(&s->failures, 1);
+            return NULL;
+        }
+        int64_t sum = 0;
+        int accounts = 0, fillers = 0;
+        k = str_val("acct");
+        int rc = larch_cursor_get(c, &k, &v, LARCH_SEEK);
+        for (; rc == 0 && k.size > 4 && !memcmp(k.data, "acct", 4); rc = larch_cursor_get(c, &k, &v, LARCH_NEXT)) {
+            int64_t b;
+            memcpy(&b, v.data, 8);
+            sum += b;
+            accounts++;
+        }
+        /* Fillers: large values spread over the file, read back whole. */
+        k = str_val("fill");
+        for (rc = larch_cursor_get(c, &k, &v, LARCH_SEEK); rc == 0 && fillers < 20;
+             rc = larch_cursor_get(c, &k, &v, LARCH_NEXT), fillers++) {
+            char digits[16] = { 0 };
+            memcpy(digits, (const char *)k.data + 4, k.size - 4 < 15 ? k.size - 4 : 15);
+            uint64_t id = strtoull(digits, NULL, 10);
+            if (!pattern_ok(&v, id))
+                atomic_fetch_add(&s->failures, 1);
+        }
+        if (sum != (int64_t)ACCOUNTS * START_BALANCE || accounts != ACCOUNTS) {
+            fprintf(stderr, "reader saw %d accounts summing to %lld\n", accounts, (long long)sum);
+            atomic_fetch_add(&s->failures, 1);
+        }
+        larch_cursor_close(c);
+        larch_abort(txn);
+        atomic_fetch_add(&s->reads, 1);
+    }
+    return NULL;
+}
+
+static void bank_writer(struct shared *s)
+{
+    rng_t r = { s->seed };
+    uint8_t *big = malloc(256 * 1024);
+    for (int n = 0; n < s->commits; n++) {
+        larch_txn *txn;
+        CHECK_OK(larch_begin(s->db, 0, &txn));
+        for (int m = 0; m < 5; m++) {
+            char a[16], b[16];
+            snprintf(a, sizeof a, "acct%03d", (int)rng_below(&r, ACCOUNTS));
+            snprintf(b, sizeof b, "acct%03d", (int)rng_below(&r, ACCOUNTS));
+            larch_val ka = str_val(a), kb = str_val(b), va, vb;
+            int64_t x, y, amount = (int64_t)rng_below(&r, 100);
+            CHECK_OK(larch_get(txn, 0, &ka, &va));
+            memcpy(&x, va.data, 8);
+            x -= amount;
+            larch_val nv = val_of(&x, 8);
+            CHECK_OK(larch_put(txn, 0, &ka, &nv, 0));
+            CHECK_OK(larch_get(txn, 0, &kb, &vb));
+            memcpy(&y, vb.data, 8);
+            y += amount;
+            nv = val_of(&y, 8);
+            CHECK_OK(larch_put(txn, 0, &kb, &nv, 0));
+        }
+        /* Grow the file: a filler of 4-100 KiB per commit; drop old ones now and then. */
+        char fk[32];
+        size_t len = 4096 + rng_below(&r, 100 * 1024);
+        snprintf(fk, sizeof fk, "fill%08d", n);
+        fill_pattern(big, len, (uint64_t)n);
+        larch_val k = str_val(fk), v = val_of(big, len);
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+        if (n % 3 == 0 && n > 30) {
+            snprintf(fk, sizeof fk, "fill%08d", n - 30);
+            k = str_val(fk);
+            CHECK_OK(larch_del(txn, 0, &k));
+        }
+        CHECK_OK(larch_commit(txn));
+    }
+    free(big);
+}
+
+static void run_bank(int readers, int commits, uint64_t seed)
+{
+    struct shared s = { .commits = commits, .seed = seed };
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(test_path("bank.db"), &o, &s.db));
+    larch_txn *txn;
+    CHECK_OK(larch_begin(s.db, 0, &txn));
+    for (int i = 0; i < ACCOUNTS; i++) {
+        char kb[16];
+        int64_t b = START_BALANCE;
+        snprintf(kb, sizeof kb, "acct%03d", i);
+        larch_val k = str_val(kb), v = val_of(&b, 8);
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+    pthread_t th[8];
+    for (int i = 0; i < readers; i++)
+        CHECK(pthread_create(&th[i], NULL, bank_reader, &s) == 0);
+    bank_writer(&s);
+    atomic_store(&s.done, 1);
+    for (int i = 0; i < readers; i++)
+        pthread_join(th[i], NULL);
+    printf("    %d commits, %ld consistent reader snapshots, file %llu MiB\n", commits,
+           atomic_load(&s.reads), (unsigned long long)file_size_of(test_path("bank.db")) >> 20);
+    CHECK(atomic_load(&s.failures) == 0);
+    CHECK(atomic_load(&s.reads) > 0);
+    pagewalk_audit(s.db, NULL);
+    larch_close(s.db);
+}
+
+TEST(concurrency, readers_while_writer_grows_and_remaps)
+{
+    run_bank(3, test_long() ? 5000 : 600, test_seed("bank", 7));
+}
+
+/* Every commit rewrites all keys with its own number: a reader must never
+ * see two numbers in one snapshot, nor go back in time. Pages are reused
+ * as fast as possible, so a reader the writer overlooked would see them
+ * overwritten. */
+#define RACE_KEYS 64
+
+static void *race_reader(void *arg)
+{
+    struct shared *s = arg;
+    uint64_t last = 0;
+    while (!atomic_load(&s->done)) {
+        larch_txn *txn;
+        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
+            atomic_fetch_add(&s->failures, 1);
+            return NULL;
+        }
+        uint64_t first = 0;
+        for (int i = 0; i < RACE_KEYS; i++) {
+            char kb[16];
+            snprintf(kb, sizeof kb, "r%02d", i);
+            larch_val k = str_val(kb), v;
+            uint64_t x = 0;
+            if (larch_get(txn, 0, &k, &v) == 0 && v.size >= 8)
+                memcpy(&x, v.data, 8);
+            else
+                atomic_fetch_add(&s->failures, 1);
+            if (i == 0)
+                first = x;
+            else if (x != first)
+                atomic_fetch_add(&s->failures, 1);
+        }
+        if (first < last)
+            atomic_fetch_add(&s->failures, 1);
+        last = first;
+        larch_abort(txn);
+        atomic_fetch_add(&s->reads, 1);
+    }
+    return NULL;
+}
+
+TEST(concurrency, snapshot_pick_races_page_reuse)
+{
+    struct shared s = { 0 };
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(test_path("race.db"), &o, &s.db));
+    pthread_t th[4];
+    uint8_t val[300];
+    memset(val, 'x', sizeof val);
+    int commits = test_long() ? 20000 : 3000;
+    for (uint64_t n = 1; n <= (uint64_t)commits; n++) {
+        larch_txn *txn;
+        CHECK_OK(larch_begin(s.db, 0, &txn));
+        memcpy(val, &n, 8);
+        for (int i = 0; i < RACE_KEYS; i++) {
+            char kb[16];
+            snprintf(kb, sizeof kb, "r%02d", i);
+            larch_val k = str_val(kb), v = val_of(val, 100 + (n % 200));
+            CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+        }
+        CHECK_OK(larch_commit(txn));
+        if (n == 1)
+            for (int i = 0; i < 3; i++)
+                CHECK(pthread_create(&th[i], NULL, race_reader, &s) == 0);
+    }
+    atomic_store(&s.done, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    printf("    %d commits, %ld reader snapshots, file %llu KiB\n", commits, atomic_load(&s.reads),
+           (unsigned long long)file_size_of(test_path("race.db")) >> 10);
+    CHECK(atomic_load(&s.failures) == 0);
+    struct walk_counts wc;
+    pagewalk_audit(s.db, &wc);
+    printf("    pages: %llu in the file, %llu in the tree, %llu free\n", (unsigned long long)wc.npages,
+           (unsigned long long)wc.main_pages, (unsigned long long)wc.free_listed);
+    larch_close(s.db);
+}
+
+TEST(concurrency, many_readers_at_once)
+{
+    larch_db *db;
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(test_path("many.db"), &o, &db));
+    larch_txn *w, *r[300];
+    larch_val k = str_val("k"), v;
+    CHECK_OK(larch_begin(db, 0, &w));
+    CHECK_OK(larch_put(w, 0, &k, &k, 0));
+    CHECK_OK(larch_commit(w));
+    for (int i = 0; i < 300; i++) /* more than one chunk of reader slots */
+        CHECK_OK(larch_begin(db, LARCH_RDONLY, &r[i]));
+    CHECK_OK(larch_begin(db, 0, &w));
+    CHECK_OK(larch_del(w, 0, &k));
+    CHECK_OK(larch_commit(w));
+    for (int i = 0; i < 300; i++) {
+        CHECK_OK(larch_get(r[i], 0, &k, &v));
+        larch_abort(r[i]);
+    }
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &r[0]));
+    CHECK_RC(larch_get(r[0], 0, &k, &v), LARCH_NOTFOUND);
+    larch_abort(r[0]);
+    larch_close(db);
+}
