@@ -5,7 +5,7 @@
 #   make demo         build and run the example program
 #   make test         build and run every test (ends with "N passed, M failed")
 #   make test-asan    the test suite under AddressSanitizer + UBSan
-#   make test-tsan    the concurrency tests under ThreadSanitizer
+#   make test-tsan    the test suite under ThreadSanitizer
 #   make deps         install the Debian packages the build and tests need
 #   make install      PREFIX=/usr/local DESTDIR=
 
@@ -102,7 +102,7 @@ test-asan: deps
 
 test-tsan: deps
 	$(MAKE) $(BUILD)/tsan/larch_test
-	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/tsan/larch_test concurrency readers
+	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/tsan/larch_test
 
 # ---- install ---------------------------------------------------------------
 install: all

@@ -30,15 +30,14 @@ static inline int node_check(const uint8_t *p, unsigned type, uint32_t ps)
  */
 static inline int node_key(const uint8_t *p, unsigned i, uint32_t ps, const uint8_t **key, size_t *klen)
 {
-    unsigned off = pg_slot(p, i), hdr, k;
-    if (pg_type(p) == PAGE_LEAF) {
-        hdr = LEAF_ENTRY_HEADER;
-        k = leaf_ksize(p + off);
-    } else {
-        hdr = BRANCH_ENTRY_HEADER;
-        k = branch_ksize(p + off);
-    }
-    if (UNLIKELY(off < pg_lower(p) || off + hdr + k > ps))
+    unsigned off = pg_slot(p, i);
+    bool leaf = pg_type(p) == PAGE_LEAF;
+    unsigned hdr = leaf ? LEAF_ENTRY_HEADER : BRANCH_ENTRY_HEADER;
+    /* The header must be inside the page before its key size is read. */
+    if (UNLIKELY(off < pg_lower(p) || off + hdr > ps))
+        return CORRUPT();
+    unsigned k = leaf ? leaf_ksize(p + off) : branch_ksize(p + off);
+    if (UNLIKELY(off + hdr + k > ps))
         return CORRUPT();
     *key = p + off + hdr;
     *klen = k;

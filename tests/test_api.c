@@ -203,7 +203,7 @@ TEST(api, large_values)
     larch_db *db = open_new("a.db", 4096);
     size_t sizes[] = { 0, 1, 2000, 2010, 2020, 4096, 4064, 4065, 100000, 3 << 20, 16 << 20 };
     size_t n = sizeof sizes / sizeof sizes[0];
-    uint8_t *buf = malloc(16 << 20);
+    uint8_t *buf = malloc((16 << 20) + 8);
     for (size_t i = 0; i < (16u << 20); i++)
         buf[i] = (uint8_t)(i * 31 + (i >> 12));
     for (int round = 0; round < 3; round++) {

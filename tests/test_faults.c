@@ -1,0 +1,201 @@
+/*
+ * test_faults.c - failed commits: a write, a file extension or a sync that
+ * fails at any point of a commit. The commit reports the error; the
+ * database keeps its previous state (on disk and in the handle) and stays
+ * usable, or, after a failed sync or meta write, refuses writes with
+ * LARCH_PANIC until reopened, and then holds the old or the new state whole.
+ */
+#include "pagewalk.h"
+
+#include "os.h"
+
+#include <errno.h>
+
+static struct os_io faulty;
+static int fail_write_at = -1, fail_sync_at = -1, fail_truncate_at = -1, fail_errno;
+static int writes, syncs, truncates;
+
+static ssize_t faulty_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    if (writes++ == fail_write_at) {
+        if (fail_errno == 0) { /* a short write: only part of the first buffer */
+            struct iovec part = { iov[0].iov_base, iov[0].iov_len / 2 + 1 };
+            return os_io_default()->pwritev(fd, &part, 1, off);
+        }
+        errno = fail_errno;
+        return -1;
+    }
+    return os_io_default()->pwritev(fd, iov, n, off);
+}
+
+static int faulty_fdatasync(int fd)
+{
+    if (syncs++ == fail_sync_at) {
+        errno = EIO;
+        return -1;
+    }
+    return os_io_default()->fdatasync(fd);
+}
+
+static int faulty_ftruncate(int fd, off_t len)
+{
+    if (truncates++ == fail_truncate_at) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return os_io_default()->ftruncate(fd, len);
+}
+
+static void arm(int write_at, int sync_at, int truncate_at, int err)
+{
+    faulty = *os_io_default();
+    faulty.pwritev = faulty_pwritev;
+    faulty.fdatasync = faulty_fdatasync;
+    faulty.ftruncate = faulty_ftruncate;
+    fail_write_at = write_at;
+    fail_sync_at = sync_at;
+    fail_truncate_at = truncate_at;
+    fail_errno = err;
+    writes = syncs = truncates = 0;
+    os_io_set(&faulty);
+}
+
+/* Generation g of the data: keys 0..n-1 of it. */
+static int write_generation(larch_db *db, int g, int n)
+{
+    larch_txn *txn;
+    char kb[32], vb[3000];
+    int rc = larch_begin(db, 0, &txn);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n && rc == 0; i++) {
+        snprintf(kb, sizeof kb, "g%02d-%05d", g, i);
+        memset(vb, 'a' + g % 26, sizeof vb);
+        larch_val k = str_val(kb), v = val_of(vb, (size_t)(i * 37 % 3000));
+        rc = larch_put(txn, 0, &k, &v, 0);
+    }
+    /* and drop the generation before last, so commits free pages too */
+    for (int i = 0; i < n && rc == 0 && g >= 2; i++) {
+        snprintf(kb, sizeof kb, "g%02d-%05d", g - 2, i);
+        larch_val k = str_val(kb);
+        rc = larch_del(txn, 0, &k);
+    }
+    if (rc) {
+        larch_abort(txn);
+        return rc;
+    }
+    return larch_commit(txn);
+}
+
+/* Which generations the database holds, as a bit set (checking each whole). */
+static unsigned generations(larch_db *db, int n)
+{
+    larch_txn *txn;
+    unsigned set = 0;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    for (int g = 0; g < 32; g++) {
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            char kb[32];
+            snprintf(kb, sizeof kb, "g%02d-%05d", g, i);
+            larch_val k = str_val(kb), v;
+            int rc = larch_get(txn, 0, &k, &v);
+            CHECK(rc == 0 || rc == LARCH_NOTFOUND);
+            if (rc == 0) {
+                CHECK(v.size == (size_t)(i * 37 % 3000));
+                found++;
+            }
+        }
+        CHECK_MSG(found == 0 || found == n, "generation %d is there in part (%d of %d)", g, found, n);
+        if (found)
+            set |= 1u << g;
+    }
+    larch_abort(txn);
+    return set;
+}
+
+static void run_faults(const char *what, int kind, int err)
+{
+    const char *path = test_path("faults.db");
+    larch_db *db;
+    int n = 300, g = 0, failures = 0, panics = 0;
+    unsigned state;
+    CHECK_OK(larch_open(path, NULL, &db));
+    for (; g < 2; g++)
+        CHECK_OK(write_generation(db, g, n));
+    state = generations(db, n);
+    for (int at = 0, rounds = 0; rounds < 6; at++) {
+        arm(kind == 0 ? at : -1, kind == 1 ? at : -1, kind == 2 ? at : -1, err);
+        int rc = write_generation(db, g, n);
+        os_io_set(NULL);
+        unsigned next = (state | (1u << g)) & ~(g >= 2 ? 1u << (g - 2) : 0);
+        if (rc == 0) {
+            CHECK(generations(db, n) == next);
+            state = next;
+            g++;
+            if ((kind == 0 && writes <= at) || (kind == 1 && syncs <= at) || (kind == 2 && truncates <= at)) {
+                at = -1; /* every point of this commit was tried: next generation */
+                rounds++;
+            }
+            continue;
+        }
+        failures++;
+        CHECK_MSG(rc == err || rc == EIO || rc == ENOSPC, "%s: commit failed with %d (%s)", what, rc,
+                  larch_strerror(rc));
+        larch_txn *txn;
+        int brc = larch_begin(db, 0, &txn);
+        if (brc == LARCH_PANIC) {
+            /* The handle cannot know what reached the disk: reopen and see. */
+            panics++;
+            CHECK(generations(db, n) == state); /* readers still see the last good state */
+            larch_close(db);
+            CHECK_OK(larch_open(path, NULL, &db));
+            unsigned now = generations(db, n);
+            CHECK_MSG(now == state || now == next, "%s: after reopen the file holds neither state", what);
+            if (now == next) {
+                state = next;
+                g++;
+            }
+        } else {
+            CHECK_OK(brc);
+            larch_abort(txn);
+            CHECK_MSG(generations(db, n) == state, "%s: a failed commit changed what readers see", what);
+        }
+        pagewalk_audit(db, NULL);
+        CHECK(at < 10000);
+    }
+    /* Later commits work, and the file is sound. */
+    CHECK_OK(write_generation(db, g, n));
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+    CHECK_OK(larch_open(path, NULL, &db));
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+    printf("    %s: %d failed commits (%d needed a reopen)\n", what, failures, panics);
+    CHECK(failures > 0 || err == 0);
+}
+
+TEST(faults, write_fails_with_enospc_at_every_point)
+{
+    run_faults("pwritev ENOSPC", 0, ENOSPC);
+}
+
+TEST(faults, write_fails_with_eio_at_every_point)
+{
+    run_faults("pwritev EIO", 0, EIO);
+}
+
+TEST(faults, sync_fails_at_every_point)
+{
+    run_faults("fdatasync EIO", 1, EIO);
+}
+
+TEST(faults, file_extension_fails)
+{
+    run_faults("ftruncate ENOSPC", 2, ENOSPC);
+}
+
+TEST(faults, short_writes_are_finished)
+{
+    run_faults("short pwritev", 0, 0);
+}

@@ -1,0 +1,210 @@
+/*
+ * test_node.c - unit tests of in-page operations: slotted layout, search,
+ * insert and remove with compaction, split (balanced and append) with its
+ * separator, and merge.
+ */
+#include "test.h"
+
+#include "node.h"
+
+#define PS 1024u
+
+static unsigned make_leaf_entry(uint8_t *buf, const char *key, size_t vlen)
+{
+    size_t kl = strlen(key);
+    buf[0] = buf[1] = 0;
+    put16(buf + 2, (uint16_t)kl);
+    put32(buf + 4, (uint32_t)vlen);
+    memcpy(buf + LEAF_ENTRY_HEADER, key, kl);
+    memset(buf + LEAF_ENTRY_HEADER + kl, 'v', vlen);
+    return LEAF_ENTRY_HEADER + (unsigned)(kl + vlen);
+}
+
+static void leaf_insert(uint8_t *p, uint8_t *scratch, const char *key, size_t vlen)
+{
+    uint8_t e[PS];
+    unsigned idx;
+    bool exact;
+    CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)key, strlen(key), &idx, &exact));
+    CHECK(!exact);
+    CHECK(node_insert(p, PS, scratch, idx, e, make_leaf_entry(e, key, vlen)));
+}
+
+static void check_sorted(const uint8_t *p)
+{
+    for (unsigned i = 1; i < pg_nkeys(p); i++) {
+        const uint8_t *a = NULL, *b = NULL;
+        size_t al = 0, bl = 0;
+        CHECK_OK(node_key(p, i - 1, PS, &a, &al));
+        CHECK_OK(node_key(p, i, PS, &b, &bl));
+        CHECK(key_compare(a, al, b, bl) < 0 || (pg_type(p) == PAGE_BRANCH && i == 1 && al == 0));
+    }
+}
+
+TEST(node, layout_search_insert_remove)
+{
+    uint8_t p[PS], scratch[PS];
+    node_init(p, PAGE_LEAF, 5, PS);
+    CHECK(pg_nkeys(p) == 0 && pg_upper(p) == PS && pg_pgno(p) == 5 && node_used(p, PS) == 0);
+    CHECK(node_free(p) == PS - PAGE_HEADER_SIZE);
+    const char *keys[] = { "m", "c", "x", "a", "mm", "ma", "" };
+    for (int i = 0; keys[i][0]; i++)
+        leaf_insert(p, scratch, keys[i], 10);
+    CHECK(pg_nkeys(p) == 6);
+    check_sorted(p);
+    unsigned idx;
+    bool exact;
+    CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)"m", 1, &idx, &exact));
+    CHECK(exact && idx == 2); /* a c m ma mm x */
+    CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)"mb", 2, &idx, &exact));
+    CHECK(!exact && idx == 4);
+    CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)"z", 1, &idx, &exact));
+    CHECK(!exact && idx == 6);
+    unsigned used = node_used(p, PS);
+    CHECK(used == 6 * (SLOT_SIZE + LEAF_ENTRY_HEADER + 10) + 1 + 1 + 1 + 2 + 2 + 1);
+    node_remove(p, 2);
+    CHECK(pg_nkeys(p) == 5 && node_used(p, PS) == used - (SLOT_SIZE + LEAF_ENTRY_HEADER + 11));
+    check_sorted(p);
+    /* Fill until full; removals leave dead space that inserts reclaim by compaction. */
+    char kb[16];
+    int n = 0;
+    for (;; n++) {
+        uint8_t e[64];
+        snprintf(kb, sizeof kb, "k%03d", n);
+        CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)kb, strlen(kb), &idx, &exact));
+        if (!node_insert(p, PS, scratch, idx, e, make_leaf_entry(e, kb, 20)))
+            break;
+    }
+    CHECK(n > 20 && node_free(p) < SLOT_SIZE + LEAF_ENTRY_HEADER + 24);
+    unsigned before = pg_nkeys(p);
+    for (unsigned i = 1; i < pg_nkeys(p); i += 2)
+        node_remove(p, i);
+    CHECK(pg_frag(p) > 0);
+    for (int m = 0; m < 5; m++) {
+        uint8_t e[64];
+        snprintf(kb, sizeof kb, "k%03dz", m);
+        CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)kb, strlen(kb), &idx, &exact));
+        CHECK(node_insert(p, PS, scratch, idx, e, make_leaf_entry(e, kb, 20)));
+    }
+    CHECK(pg_nkeys(p) < before);
+    check_sorted(p);
+    node_compact(p, PS, scratch);
+    CHECK(pg_frag(p) == 0);
+    check_sorted(p);
+}
+
+TEST(node, damaged_page_is_detected)
+{
+    uint8_t p[PS], scratch[PS];
+    node_init(p, PAGE_LEAF, 5, PS);
+    leaf_insert(p, scratch, "abc", 10);
+    leaf_insert(p, scratch, "abd", 10);
+    CHECK_OK(node_check(p, PAGE_LEAF, PS));
+    CHECK_RC(node_check(p, PAGE_BRANCH, PS), LARCH_CORRUPT);
+    const uint8_t *k = NULL;
+    size_t kl = 0;
+    pg_set_slot(p, 1, PS - 4); /* an entry running off the page */
+    CHECK_RC(node_key(p, 1, PS, &k, &kl), LARCH_CORRUPT);
+    pg_set_slot(p, 1, 10); /* an entry inside the header */
+    CHECK_RC(node_key(p, 1, PS, &k, &kl), LARCH_CORRUPT);
+    pg_set_nkeys(p, 600); /* more slots than the page holds */
+    CHECK_RC(node_check(p, PAGE_LEAF, PS), LARCH_CORRUPT);
+    uint8_t b[PS];
+    node_init(b, PAGE_BRANCH, 6, PS);
+    CHECK_RC(node_check(b, PAGE_BRANCH, PS), LARCH_CORRUPT); /* an empty branch */
+}
+
+static void fill_leaf(uint8_t *p, uint8_t *scratch, int n, size_t vlen)
+{
+    char kb[16];
+    node_init(p, PAGE_LEAF, 9, PS);
+    for (int i = 0; i < n; i++) {
+        snprintf(kb, sizeof kb, "key%04d", i * 2);
+        leaf_insert(p, scratch, kb, vlen);
+    }
+}
+
+TEST(node, split_balanced_and_append)
+{
+    uint8_t p[PS], q[PS], scratch[PS], e[128], sep[LARCH_MAX_KEY_SIZE];
+    size_t seplen;
+    bool right;
+    unsigned nidx;
+    int n = 0;
+    fill_leaf(p, scratch, 0, 0);
+    char kb[16];
+    for (;; n++) { /* fill to the brim */
+        snprintf(kb, sizeof kb, "key%04d", n * 2);
+        unsigned idx;
+        bool exact;
+        CHECK_OK(node_search_leaf(p, PS, (const uint8_t *)kb, strlen(kb), &idx, &exact));
+        if (!node_insert(p, PS, scratch, idx, e, make_leaf_entry(e, kb, 40)))
+            break;
+    }
+    /* Balanced: insert in the middle. */
+    node_init(q, PAGE_LEAF, 10, PS);
+    unsigned size = make_leaf_entry(e, "key0011", 40);
+    node_split(p, q, PS, scratch, 6, e, size, false, sep, &seplen, &right, &nidx);
+    CHECK((unsigned)n + 1 == pg_nkeys(p) + pg_nkeys(q));
+    int diff = (int)node_used(p, PS) - (int)node_used(q, PS);
+    CHECK(diff < 120 && diff > -120);
+    check_sorted(p);
+    check_sorted(q);
+    const uint8_t *last = NULL, *first = NULL;
+    size_t ll = 0, fl = 0;
+    CHECK_OK(node_key(p, pg_nkeys(p) - 1, PS, &last, &ll));
+    CHECK_OK(node_key(q, 0, PS, &first, &fl));
+    CHECK(key_compare(last, ll, sep, seplen) < 0 && key_compare(sep, seplen, first, fl) <= 0);
+    CHECK(seplen <= fl); /* the shortest separator, never longer than the key */
+    CHECK(!right && nidx == 6);
+
+    /* Append: the new entry alone goes right, the left stays full. */
+    fill_leaf(p, scratch, n, 40);
+    node_init(q, PAGE_LEAF, 10, PS);
+    size = make_leaf_entry(e, "key9999", 40);
+    node_split(p, q, PS, scratch, (unsigned)n, e, size, true, sep, &seplen, &right, &nidx);
+    CHECK(pg_nkeys(p) == (unsigned)n && pg_nkeys(q) == 1 && right && nidx == 0);
+    CHECK(seplen == 4 && memcmp(sep, "key9", 4) == 0); /* "key9" > "key0..." */
+}
+
+TEST(node, branch_split_and_merge)
+{
+    uint8_t p[PS], q[PS], scratch[PS], e[64], sep[LARCH_MAX_KEY_SIZE];
+    size_t seplen;
+    bool right;
+    unsigned nidx;
+    node_init(p, PAGE_BRANCH, 3, PS);
+    CHECK(node_insert(p, PS, scratch, 0, e, node_make_branch_entry(e, 100, NULL, 0)));
+    int n = 1;
+    for (;; n++) {
+        char kb[16];
+        snprintf(kb, sizeof kb, "sep%04d", n);
+        if (!node_insert(p, PS, scratch, (unsigned)n, e, node_make_branch_entry(e, 100 + (pgno_t)n, (const uint8_t *)kb, strlen(kb))))
+            break;
+    }
+    node_init(q, PAGE_BRANCH, 4, PS);
+    unsigned size = node_make_branch_entry(e, 999, (const uint8_t *)"sep0005x", 8);
+    node_split(p, q, PS, scratch, 6, e, size, false, sep, &seplen, &right, &nidx);
+    CHECK((unsigned)n + 1 == pg_nkeys(p) + pg_nkeys(q));
+    CHECK(branch_ksize(pg_entry(q, 0)) == 0); /* its key moved up as the separator */
+    CHECK(seplen == 7 && memcmp(sep, "sep", 3) == 0);
+    check_sorted(p);
+    check_sorted(q);
+    /* Make room, then merge back: the separator becomes the key of q's first entry again. */
+    CHECK(!node_can_merge(p, q, PS, seplen)); /* together they overflowed a page */
+    node_remove(q, 1);
+    node_remove(q, 1);
+    CHECK(node_can_merge(p, q, PS, seplen));
+    unsigned total = pg_nkeys(p) + pg_nkeys(q);
+    node_merge(p, q, PS, scratch, sep, seplen);
+    CHECK(pg_nkeys(p) == total);
+    check_sorted(p);
+    const uint8_t *k = NULL;
+    size_t kl = 0;
+    CHECK_OK(node_key(p, total - pg_nkeys(q), PS, &k, &kl));
+    CHECK(kl == seplen && memcmp(k, sep, kl) == 0);
+    /* A page full enough does not merge. */
+    CHECK(!node_can_merge(p, p, PS, 4));
+    node_branch_clear_key(p, 0);
+    CHECK(branch_ksize(pg_entry(p, 0)) == 0);
+}
