@@ -124,13 +124,13 @@ static void run_faults(const char *what, int kind, int err)
     for (; g < 2; g++)
         CHECK_OK(write_generation(db, g, n));
     state = generations(db, n);
-    for (int at = 0, rounds = 0; rounds < 6; at++) {
+    for (int at = 0, rounds = 0; rounds < 6 && g < 30; at++) {
         arm(kind == 0 ? at : -1, kind == 1 ? at : -1, kind == 2 ? at : -1, err);
         int rc = write_generation(db, g, n);
         os_io_set(NULL);
         unsigned next = (state | (1u << g)) & ~(g >= 2 ? 1u << (g - 2) : 0);
         if (rc == 0) {
-            CHECK(generations(db, n) == next);
+            CHECK_MSG(generations(db, n) == next, "at %d of %d writes, generation %d: holds %x, wanted %x", at, writes, g, generations(db, n), next);
             state = next;
             g++;
             if ((kind == 0 && writes <= at) || (kind == 1 && syncs <= at) || (kind == 2 && truncates <= at)) {
