@@ -34,7 +34,7 @@ all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c
 
 # ---- dependencies ----------------------------------------------------------
 # Debian packages: compilers, pkg-config, LZ4.
-DEB_PACKAGES := gcc clang make pkg-config liblz4-dev binutils
+DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \

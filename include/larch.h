@@ -181,14 +181,20 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txn);
  *
  * When this returns 0 for a write transaction the changes are durable
  * (unless the database was opened with LARCH_NOSYNC or LARCH_NOMETASYNC).
- * When it fails, none of the changes happened: the database on disk and in
- * the handle is as it was before the transaction, and stays usable.
+ * A commit that changed nothing writes nothing.
+ *
+ * When it fails, none of the changes happened as far as this handle is
+ * concerned: readers keep seeing the previous commit. If writing the data
+ * pages failed (ENOSPC, EIO, ...) the file is also unchanged and the handle
+ * stays fully usable. If a sync or the write of the meta page failed, the
+ * handle cannot know what reached the disk, so it refuses further write
+ * transactions (LARCH_PANIC) until the database is closed and reopened;
+ * the reopened file holds either the previous commit or this one, whole.
  *
  * @return 0; LARCH_INVALID (NULL); LARCH_FULL (max_size would be passed);
- *         LARCH_CORRUPT (the transaction met a damaged page);
- *         LARCH_PANIC (a sync failed: the commit may or may not be on disk,
- *         the handle refuses further writes until it is reopened);
- *         an errno value from writing the file (ENOSPC, EIO ...).
+ *         LARCH_CORRUPT (the transaction met a damaged page); the error
+ *         that failed an earlier change in this transaction; an errno value
+ *         from extending, writing or syncing the file (ENOSPC, EIO, ...).
  */
 LARCH_API int larch_commit(larch_txn *txn);
 
