@@ -478,16 +478,22 @@ static int rebalance(larch_txn *txn, struct tree *t, struct path *path, int l)
     return rebalance(txn, t, path, l - 1);
 }
 
-LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen)
+/* Descend to key, which must exist, and make its path writable. */
+static int find_for_update(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, struct path *path)
 {
-    struct path path;
     bool exact;
-    int rc = bt_descend(txn, t, key, klen, &path, &exact);
+    int rc = bt_descend(txn, t, key, klen, path, &exact);
     if (rc)
         return rc;
     if (!exact)
         return LARCH_NOTFOUND;
-    rc = path_touch(txn, t, &path);
+    return path_touch(txn, t, path);
+}
+
+LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen)
+{
+    struct path path;
+    int rc = find_for_update(txn, t, key, klen, &path);
     if (rc)
         return rc;
     txn->mod_seq++;
@@ -505,13 +511,7 @@ LARCH_INTERNAL int bt_value_for_update(larch_txn *txn, struct tree *t, const uin
                                        uint8_t **val, size_t *vlen)
 {
     struct path path;
-    bool exact;
-    int rc = bt_descend(txn, t, key, klen, &path, &exact);
-    if (rc)
-        return rc;
-    if (!exact)
-        return LARCH_NOTFOUND;
-    rc = path_touch(txn, t, &path);
+    int rc = find_for_update(txn, t, key, klen, &path);
     if (rc)
         return rc;
     uint8_t *e = pg_entry(path.page[path.depth - 1], path.idx[path.depth - 1]);

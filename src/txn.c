@@ -174,39 +174,41 @@ static int poison(larch_txn *txn, int rc)
     return rc;
 }
 
+/*
+ * The checks every data call starts with: a live txn (a write txn when
+ * writing), a known bucket, a valid key, and no earlier failure in the txn.
+ */
+static int data_call(larch_txn *txn, larch_bucket b, const larch_val *key, bool write, struct tree **t)
+{
+    if (!txn || (write && txn->rdonly))
+        return LARCH_INVALID;
+    *t = txn_tree(txn, b);
+    if (!*t || txn_check_key(txn, key))
+        return LARCH_INVALID;
+    return txn->error;
+}
+
 LARCH_API int larch_get(larch_txn *txn, larch_bucket b, const larch_val *key, larch_val *val)
 {
-    if (!txn || !val)
-        return LARCH_INVALID;
-    struct tree *t = txn_tree(txn, b);
-    if (!t || txn_check_key(txn, key))
-        return LARCH_INVALID;
-    if (txn->error)
-        return txn->error;
-    return bt_get(txn, t, key->data, key->size, val);
+    struct tree *t;
+    int rc = val ? data_call(txn, b, key, false, &t) : LARCH_INVALID;
+    return rc ? rc : bt_get(txn, t, key->data, key->size, val);
 }
 
 LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, const larch_val *val,
                         unsigned flags)
 {
-    if (!txn || !val || txn->rdonly || (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
+    struct tree *t;
+    if (!val || val->size > LARCH_MAX_VALUE_SIZE || (val->size && !val->data) ||
+        (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
         return LARCH_INVALID;
-    struct tree *t = txn_tree(txn, b);
-    if (!t || txn_check_key(txn, key) || val->size > LARCH_MAX_VALUE_SIZE || (val->size && !val->data))
-        return LARCH_INVALID;
-    if (txn->error)
-        return txn->error;
-    return poison(txn, bt_put(txn, t, key->data, key->size, val->data, val->size, flags));
+    int rc = data_call(txn, b, key, true, &t);
+    return rc ? rc : poison(txn, bt_put(txn, t, key->data, key->size, val->data, val->size, flags));
 }
 
 LARCH_API int larch_del(larch_txn *txn, larch_bucket b, const larch_val *key)
 {
-    if (!txn || txn->rdonly)
-        return LARCH_INVALID;
-    struct tree *t = txn_tree(txn, b);
-    if (!t || txn_check_key(txn, key))
-        return LARCH_INVALID;
-    if (txn->error)
-        return txn->error;
-    return poison(txn, bt_del(txn, t, key->data, key->size));
+    struct tree *t;
+    int rc = data_call(txn, b, key, true, &t);
+    return rc ? rc : poison(txn, bt_del(txn, t, key->data, key->size));
 }
