@@ -19,7 +19,7 @@ CFLAGS   ?= $(OPT) -g
 BASEFLAGS := -std=c11 $(WARN) -Iinclude -fPIC -fvisibility=hidden -pthread
 LZ4_CFLAGS := $(shell pkg-config --cflags liblz4 2>/dev/null)
 LZ4_LIBS   := $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
-LIBS     := -pthread
+LIBS     := $(LZ4_LIBS) -pthread
 
 SRCS := $(sort $(wildcard src/*.c))
 HDRS := $(wildcard src/*.h) include/larch.h
@@ -90,10 +90,10 @@ test: deps
 # Sanitizer builds compile library and tests together, from source.
 $(BUILD)/asan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/asan
 	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	    -fno-sanitize-recover=undefined -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) -o $@
+	    -fno-sanitize-recover=undefined -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
 
 $(BUILD)/tsan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/tsan
-	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) -o $@
+	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
 
 test-asan: deps
 	$(MAKE) $(BUILD)/asan/larch_test

@@ -91,6 +91,13 @@ extern "C" {
 #define LARCH_APPEND      0x20u /**< the key is greater than every key in the bucket:
                                      skip the search (LARCH_INVALID if it is not) */
 
+/* larch_bucket_open() flags */
+#define LARCH_CREATE 0x100u /**< create the bucket if it does not exist (write txn only) */
+#define LARCH_LZ4    0x200u /**< with LARCH_CREATE: compress values with LZ4 when it saves space */
+
+/* larch_copy() flags */
+#define LARCH_COPY_COMPACT 0x1u /**< write only live data, repacked into full pages */
+
 /* larch_cursor_get() operations */
 #define LARCH_FIRST   0 /**< the first entry */
 #define LARCH_LAST    1 /**< the last entry */
@@ -288,6 +295,156 @@ LARCH_API int larch_cursor_del(larch_cursor *cur);
 
 /** Close a cursor. NULL is ignored. */
 LARCH_API void larch_cursor_close(larch_cursor *cur);
+
+/* ---- Buckets ----------------------------------------------------------- */
+
+/*
+ * A bucket is a named key space of its own (LMDB's named databases, bbolt's
+ * buckets). Bucket 0, the default key space, always exists and has no name.
+ * A handle stays valid in later transactions of the same larch_db until the
+ * bucket is deleted (by a commit) or the database is closed; handles of
+ * deleted buckets, of another larch_db or made up give LARCH_INVALID.
+ */
+
+/**
+ * Open a bucket by name, creating it if asked.
+ *
+ * A bucket created in a transaction that aborts does not exist afterwards.
+ *
+ * @param txn   a transaction (a write transaction for LARCH_CREATE)
+ * @param name  1..255 bytes of UTF-8, NUL-terminated
+ * @param flags 0, LARCH_CREATE, LARCH_CREATE | LARCH_LZ4 (LZ4 applies only
+ *              when the bucket is created; an existing bucket keeps its kind)
+ * @param b     receives the handle
+ * @return 0; LARCH_NOTFOUND (no such bucket and no LARCH_CREATE);
+ *         LARCH_INVALID (NULL, bad name, CREATE in a read transaction,
+ *         unknown flags); LARCH_FULL (65,535 handles in use); ENOMEM;
+ *         LARCH_CORRUPT.
+ */
+LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b);
+
+/**
+ * Empty a bucket (delete_bucket = 0) or delete it (1). Its pages return to
+ * free space. A bucket deleted in a transaction that aborts is still there
+ * with all its data. Bucket 0 can be emptied, not deleted.
+ *
+ * @return 0; LARCH_INVALID (NULL, read-only txn, bad handle, deleting
+ *         bucket 0); LARCH_CORRUPT; ENOMEM.
+ */
+LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket);
+
+/**
+ * List the named buckets in name order: the first bucket whose name sorts
+ * after 'after' (NULL or "" for the first one). name->data points into the
+ * database like any value (not NUL-terminated).
+ *
+ * @return 0; LARCH_NOTFOUND (no more buckets); LARCH_INVALID; LARCH_CORRUPT.
+ */
+LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *name);
+
+/**
+ * A per-bucket counter that commits with the transaction (bbolt's
+ * NextSequence): increments it and gives the new value (1 the first time).
+ *
+ * @return 0; LARCH_INVALID (NULL, read-only txn, bad handle).
+ */
+LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next);
+
+/* ---- Statistics --------------------------------------------------------- */
+
+/* The type is written "struct larch_stat" (larch_stat is the function, as with stat(2)). */
+struct larch_stat {
+    uint32_t page_size;
+    uint32_t depth;           /**< 0 for an empty bucket, 1 for a single leaf */
+    uint64_t branch_pages;
+    uint64_t leaf_pages;
+    uint64_t overflow_pages;
+    uint64_t entries;
+    unsigned flags;           /**< LARCH_LZ4 for a compressing bucket */
+    uint64_t value_bytes;     /**< LZ4 buckets: the values' bytes before compression */
+    uint64_t stored_bytes;    /**< LZ4 buckets: the bytes stored for them */
+    uint64_t sequence;        /**< the bucket's sequence counter */
+};
+
+/**
+ * Statistics of one bucket as the transaction sees it.
+ * @return 0; LARCH_INVALID (NULL, bad handle).
+ */
+LARCH_API int larch_stat(larch_txn *txn, larch_bucket b, struct larch_stat *st);
+
+/* The type is written "struct larch_info" (larch_info is the function). */
+struct larch_info {
+    uint64_t file_size;     /**< bytes of the data file */
+    uint64_t map_size;      /**< bytes of the current memory map */
+    uint32_t page_size;
+    uint64_t last_txnid;    /**< the last committed transaction */
+    uint64_t last_pgno;     /**< the highest page in use */
+    uint64_t free_pages;    /**< pages recorded free (reusable now or soon) */
+    uint32_t readers;       /**< read transactions now active */
+    uint64_t buckets;       /**< named buckets (bucket 0 not counted) */
+};
+
+/**
+ * Information on the database file and handle, as of the last commit.
+ * @return 0; LARCH_INVALID (NULL); LARCH_CORRUPT; ENOMEM.
+ */
+LARCH_API int larch_info(larch_db *db, struct larch_info *info);
+
+/* ---- Backup and compaction ---------------------------------------------- */
+
+/**
+ * Write a consistent snapshot of the database to a new file while other
+ * threads keep reading and writing (it runs inside a read transaction).
+ * With LARCH_COPY_COMPACT only live data is written, every tree rebuilt
+ * into full pages and free space dropped, so a database that had most of
+ * its data deleted becomes small again. The copy is built under a
+ * temporary name, synced and renamed into place before this returns.
+ *
+ * @param db    the database
+ * @param path  the new file; it must not exist
+ * @param flags 0 or LARCH_COPY_COMPACT
+ * @return 0; LARCH_INVALID (NULL, unknown flags); EEXIST; an errno from
+ *         writing; LARCH_CORRUPT (the source is damaged: the copy stops).
+ */
+LARCH_API int larch_copy(larch_db *db, const char *path, unsigned flags);
+
+/**
+ * Like larch_copy(), writing the file's bytes from the start to fd in
+ * order (no seeking), for a pipe, socket or open file. fd is not synced
+ * or closed.
+ */
+LARCH_API int larch_copy_fd(larch_db *db, int fd, unsigned flags);
+
+/* ---- Consistency check --------------------------------------------------- */
+
+#define LARCH_CHECK_MESSAGES 8
+
+typedef struct larch_check_report {
+    uint64_t pages;           /**< pages in use (the file's page count) */
+    uint64_t tree_pages;      /**< branch, leaf and overflow pages of all trees */
+    uint64_t free_pages;      /**< pages recorded free */
+    uint64_t entries;         /**< entries in all buckets */
+    uint64_t buckets;         /**< named buckets */
+    uint64_t problems;        /**< problems found (0: the file is sound) */
+    unsigned nmessages;       /**< messages below */
+    char message[LARCH_CHECK_MESSAGES][200]; /**< the first problems, in words */
+} larch_check_report;
+
+/**
+ * Walk the whole file as the transaction sees it: every page reached
+ * exactly once from the trees or the free-space records, no page past the
+ * last one in use, every page's checksum, number and type, keys strictly
+ * ordered in and across pages, separators bounding their children, entry
+ * and page counts matching, overflow runs in range, LZ4 values
+ * decompressing to their recorded length, both meta pages' checksums.
+ * Never crashes on a damaged file.
+ *
+ * @param txn  a transaction (a read transaction checks the last commit)
+ * @param rep  receives the counts and the first problems in words
+ * @return 0 (sound); LARCH_CORRUPT (problems found: see rep);
+ *         LARCH_INVALID (NULL); ENOMEM.
+ */
+LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep);
 
 /* ---- Errors ------------------------------------------------------------ */
 

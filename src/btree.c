@@ -10,6 +10,7 @@
  */
 #include "btree.h"
 
+#include "compress.h"
 #include "node.h"
 
 static unsigned level_type(const struct tree *t, int level)
@@ -128,7 +129,7 @@ LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *pa
     return rc ? rc : descend_edge(txn, t, path, l + 1, !forward);
 }
 
-LARCH_INTERNAL int bt_read_entry(const larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
+LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
                                  larch_val *val)
 {
     uint32_t ps = txn->page_size;
@@ -154,6 +155,8 @@ LARCH_INTERNAL int bt_read_entry(const larch_txn *txn, const uint8_t *leaf, unsi
             if (rc)
                 return rc;
         }
+        if (leaf_flags(e) & ENTRY_LZ4)
+            return value_unpack(txn, data, v, val);
         val->data = data;
         val->size = v;
     }
@@ -264,28 +267,43 @@ static int insert_at(larch_txn *txn, struct tree *t, struct path *path, int l, u
     return 0;
 }
 
-/* Free the overflow run of a leaf entry, if it has one. */
-static int free_value(larch_txn *txn, struct tree *t, const uint8_t *e)
+/*
+ * Free what a leaf entry's value holds (its overflow run, if any) and take
+ * it out of the tree's counts; the caller removes the entry itself.
+ */
+static int free_value(larch_txn *txn, struct tree *t, const uint8_t *leaf, unsigned idx)
 {
-    if (!(leaf_flags(e) & ENTRY_BIG))
-        return 0;
-    const uint8_t *data = NULL;
-    pgno_t pgno = leaf_big_pgno(e);
-    int rc = page_get_overflow(txn, pgno, leaf_vsize(e), &data);
+    larch_val k;
+    int rc = bt_read_entry(txn, leaf, idx, &k, NULL); /* the entry lies inside the page */
     if (rc)
         return rc;
+    const uint8_t *e = pg_entry(leaf, idx);
+    const uint8_t *data = leaf_value((uint8_t *)e);
+    uint64_t raw = leaf_vsize(e);
+    if (leaf_flags(e) & ENTRY_BIG)
+        rc = page_get_overflow(txn, leaf_big_pgno(e), leaf_vsize(e), &data);
+    if (rc == 0 && (leaf_flags(e) & ENTRY_LZ4))
+        rc = value_raw_length(data, leaf_vsize(e), &raw);
+    if (rc)
+        return rc;
+    if (t->flags & TREE_LZ4) {
+        t->value_bytes -= raw;
+        t->stored_bytes -= leaf_vsize(e);
+    }
+    if (!(leaf_flags(e) & ENTRY_BIG))
+        return 0;
     uint64_t n = overflow_pages(leaf_vsize(e), txn->page_size);
     t->overflow_pages -= n;
-    return page_free(txn, pgno, (unsigned)n);
+    return page_free(txn, leaf_big_pgno(e), (unsigned)n);
 }
 
 /* Build the leaf entry for key and value in w->entry, moving a large value to an overflow run. */
 static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
-                            size_t vlen, unsigned *size)
+                            size_t vlen, unsigned eflags, unsigned *size)
 {
     uint32_t ps = txn->page_size;
     uint8_t *e = txn->w->entry;
-    e[0] = 0;
+    e[0] = (uint8_t)eflags;
     e[1] = 0;
     put16(e + 2, (uint16_t)klen);
     put32(e + 4, (uint32_t)vlen);
@@ -307,7 +325,7 @@ static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, 
     memcpy(run + PAGE_HEADER_SIZE, val, vlen);
     memset(run + PAGE_HEADER_SIZE + vlen, 0, (size_t)(n * ps) - PAGE_HEADER_SIZE - vlen);
     t->overflow_pages += n;
-    e[0] = ENTRY_BIG;
+    e[0] = (uint8_t)(eflags | ENTRY_BIG);
     put64(e + LEAF_ENTRY_HEADER + klen, pgno);
     *size = LEAF_ENTRY_HEADER + (unsigned)klen + 8;
     return 0;
@@ -338,6 +356,8 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
 {
     struct path path;
     bool exact = false;
+    size_t raw = vlen;
+    unsigned eflags = 0;
     int rc;
     if (!t->root) {
         uint8_t *p;
@@ -361,6 +381,11 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
         return rc;
     if (exact && (flags & LARCH_NOOVERWRITE))
         return LARCH_EXISTS;
+    if (t->flags & TREE_LZ4) {
+        rc = value_pack(txn->w, val, vlen, &val, &vlen, &eflags);
+        if (rc)
+            return rc;
+    }
     rc = path_touch(txn, t, &path);
     if (rc)
         return rc;
@@ -371,26 +396,38 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
     unsigned idx = path.idx[l], size;
     if (exact) {
         uint8_t *e = pg_entry(leaf, idx);
-        if (!(leaf_flags(e) & ENTRY_BIG) && leaf_vsize(e) == vlen) {
-            if (vlen) /* same size, inline: overwrite in place */
+        if (!(leaf_flags(e) & ENTRY_BIG) && leaf_flags(e) == eflags && leaf_vsize(e) == vlen) {
+            /* The same stored size, inline: overwrite in place. */
+            if (t->flags & TREE_LZ4) {
+                uint64_t old_raw = vlen;
+                if ((eflags & ENTRY_LZ4) && (rc = value_raw_length(leaf_value(e), vlen, &old_raw)) != 0)
+                    return rc;
+                t->value_bytes += raw - old_raw;
+            }
+            if (vlen)
                 memmove(leaf_value(e), val, vlen);
             return 0;
         }
     }
-    rc = build_leaf_entry(txn, t, key, klen, val, vlen, &size);
+    rc = build_leaf_entry(txn, t, key, klen, val, vlen, eflags, &size);
     if (rc)
         return rc;
     if (exact) {
-        rc = free_value(txn, t, pg_entry(leaf, idx));
+        rc = free_value(txn, t, leaf, idx);
         if (rc)
             return rc;
         node_remove(leaf, idx);
         t->entries--;
     }
     rc = insert_at(txn, t, &path, l, idx, txn->w->entry, size, 0);
-    if (rc == 0)
-        t->entries++;
-    return rc;
+    if (rc)
+        return rc;
+    t->entries++;
+    if (t->flags & TREE_LZ4) {
+        t->value_bytes += raw;
+        t->stored_bytes += vlen;
+    }
+    return 0;
 }
 
 /*
@@ -499,7 +536,7 @@ LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, si
     txn->mod_seq++;
     int l = path.depth - 1;
     uint8_t *leaf = (uint8_t *)path.page[l];
-    rc = free_value(txn, t, pg_entry(leaf, path.idx[l]));
+    rc = free_value(txn, t, leaf, path.idx[l]);
     if (rc)
         return rc;
     node_remove(leaf, path.idx[l]);
@@ -519,5 +556,40 @@ LARCH_INTERNAL int bt_value_for_update(larch_txn *txn, struct tree *t, const uin
         return LARCH_NOTFOUND;
     *val = leaf_value(e);
     *vlen = leaf_vsize(e);
+    return 0;
+}
+
+/* Free a subtree, children before their parent. */
+static int free_subtree(larch_txn *txn, struct tree *t, const uint8_t *p, int level)
+{
+    unsigned n = pg_nkeys(p);
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
+        if (level == (int)t->depth - 1) {
+            rc = free_value(txn, t, p, i);
+        } else {
+            const uint8_t *child = NULL;
+            rc = load_child(txn, p, i, level_type(t, level + 1), &child);
+            if (rc == 0)
+                rc = free_subtree(txn, t, child, level + 1);
+        }
+    }
+    return rc ? rc : page_free(txn, pg_pgno(p), 1);
+}
+
+LARCH_INTERNAL int bt_free_tree(larch_txn *txn, struct tree *t)
+{
+    if (t->root) {
+        const uint8_t *root = NULL;
+        int rc = load_root(txn, t, &root);
+        if (rc == 0)
+            rc = free_subtree(txn, t, root, 0);
+        if (rc)
+            return rc;
+    }
+    t->root = 0;
+    t->depth = 0;
+    t->entries = t->branch_pages = t->leaf_pages = t->overflow_pages = 0;
+    t->value_bytes = t->stored_bytes = 0;
     return 0;
 }

@@ -30,16 +30,20 @@ LARCH_INTERNAL int bt_edge(larch_txn *txn, const struct tree *t, struct path *pa
 LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward);
 
 /* The key and value of entry idx of a leaf, checked against the page bounds. */
-LARCH_INTERNAL int bt_read_entry(const larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
+/* Compressed values are decompressed into the txn's memory. */
+LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
                                  larch_val *val);
 
 LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen, larch_val *val);
 
-/* flags: LARCH_NOOVERWRITE, LARCH_APPEND. */
+/* flags: LARCH_NOOVERWRITE, LARCH_APPEND. Values of TREE_LZ4 trees are compressed. */
 LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
                           size_t vlen, unsigned flags);
 
 LARCH_INTERNAL int bt_del(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen);
+
+/* Free every page of a tree and make it empty (its flags and sequence stay). */
+LARCH_INTERNAL int bt_free_tree(larch_txn *txn, struct tree *t);
 
 /*
  * The inline value of key, writable in place (the leaf is made dirty).

@@ -17,13 +17,15 @@ LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **c
         *curp = NULL;
     if (!txn || !curp)
         return LARCH_INVALID;
-    struct tree *t = txn_tree(txn, b);
-    if (!t)
-        return LARCH_INVALID;
+    struct tree *t;
+    int rc = txn_tree(txn, b, &t);
+    if (rc)
+        return rc;
     larch_cursor *c = malloc(sizeof *c);
     if (!c)
         return ENOMEM;
     c->txn = txn;
+    c->bucket = b;
     c->tree = t;
     c->path.depth = 0;
     c->positioned = false;
@@ -112,7 +114,10 @@ LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, 
     larch_txn *txn = c->txn;
     if (txn->error)
         return txn->error;
-    int rc;
+    /* The txn's bucket array may have moved, or the bucket been deleted. */
+    int rc = txn_tree(txn, c->bucket, &c->tree);
+    if (rc)
+        return rc;
     switch (op) {
     case LARCH_FIRST:
     case LARCH_LAST:
@@ -159,7 +164,9 @@ LARCH_API int larch_cursor_del(larch_cursor *c)
         return txn->error;
     if (!c->positioned)
         return LARCH_NOTFOUND;
-    int rc = cursor_refind(c);
+    int rc = txn_tree(txn, c->bucket, &c->tree);
+    if (rc == 0)
+        rc = cursor_refind(c);
     if (rc == 0 && c->gap)
         rc = LARCH_NOTFOUND;
     if (rc == 0)

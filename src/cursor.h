@@ -8,7 +8,8 @@
 
 struct larch_cursor {
     larch_txn *txn;
-    struct tree *tree;
+    larch_bucket bucket;
+    struct tree *tree; /* found again from the bucket on every call */
     struct path path;
     bool positioned; /* path (or, in a write txn, key) names a place */
     bool gap;        /* the place is between entries: its entry was deleted */

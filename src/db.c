@@ -5,12 +5,14 @@
  */
 #include "db.h"
 
+#include "bucket.h"
 #include "os.h"
 #include "pager.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GROW_ALIGN (64u * 1024)                 /* file sizes are multiples of this */
@@ -361,6 +363,7 @@ static void db_free(larch_db *db)
         c = next;
     }
     os_close(db->fd);
+    bucket_table_free(&db->buckets);
     pthread_mutex_destroy(&db->write_lock);
     free(db);
 }
@@ -382,6 +385,8 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     db->flags = o->flags;
     db->max_size = o->max_size;
     pthread_mutex_init(&db->write_lock, NULL);
+    /* Handles of another db are told apart by this salt in their generation. */
+    bucket_table_init(&db->buckets, (uint16_t)(((uintptr_t)db >> 4) ^ (uintptr_t)time(NULL)));
 
     struct meta m;
     struct version *v = NULL;

@@ -47,6 +47,31 @@ struct reader_chunk {
     _Atomic(struct reader_chunk *) next;
 };
 
+/* The bucket handle table; see bucket.h. */
+#define BUCKET_CHUNK 256u
+#define BUCKET_CHUNKS 256u
+#define BUCKET_MAX_INDEX (BUCKET_CHUNK * BUCKET_CHUNKS - 1u)
+
+enum { ENTRY_LIVE = 1, ENTRY_PENDING = 2, ENTRY_RETIRED = 3 };
+
+struct bucket_entry {
+    larch_bucket handle;
+    atomic_uint state;
+    uint16_t namelen;
+    uint8_t name[MAX_BUCKET_NAME];
+    struct bucket_entry *next_all; /* every entry ever made, for close */
+};
+
+struct bucket_table {
+    pthread_mutex_t lock;
+    _Atomic(_Atomic(struct bucket_entry *) *) chunk[BUCKET_CHUNKS];
+    uint32_t next_index;
+    uint16_t salt;
+    uint32_t *free_index; /* indexes of retired entries, to reuse */
+    size_t nfree, free_cap;
+    struct bucket_entry *all;
+};
+
 struct wstate;
 
 struct larch_db {
@@ -59,6 +84,7 @@ struct larch_db {
     _Atomic(struct version *) current;
     struct reader_chunk readers;
     atomic_uint active_readers;
+    struct bucket_table buckets;
 
     pthread_mutex_t write_lock;
     atomic_uintptr_t writer_thread; /* who holds write_lock, 0 if nobody */

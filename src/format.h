@@ -37,7 +37,9 @@
  *   + frag.
  *
  *   Leaf entry:
- *      0     1  flags: bit 0 (ENTRY_BIG) the value lives in an overflow run
+ *      0     1  flags: bit 0 (ENTRY_BIG) the value lives in an overflow run;
+ *               bit 1 (ENTRY_LZ4) the value is compressed: its bytes are a
+ *               4-byte original length, then an LZ4 block
  *      1     1  reserved, 0
  *      2     2  ksize, 1 .. max key size
  *      4     4  vsize, the value's length in bytes
@@ -76,9 +78,10 @@
  *     48     8  txnid (again; must equal the header's)
  *     56     8  npages: pages in use; every page number referenced is lower
  *     64    48  main tree: the default key space (bucket 0)
- *    112    48  catalog tree: named buckets (reserved; empty in format 1.0)
+ *    112    48  catalog tree: named buckets (below)
  *    160    48  free tree: free-space records (below)
- *    208     -  zero up to the end of the page; the checksum covers it
+ *    208     8  the sequence counter of bucket 0
+ *    216     -  zero up to the end of the page; the checksum covers it
  *
  *   Tree descriptor (48 bytes):
  *      0     8  root page, 0 for an empty tree
@@ -87,7 +90,17 @@
  *     24     8  leaf pages
  *     32     8  overflow pages
  *     40     4  depth: 0 for an empty tree, 1 for a root leaf, ...
- *     44     4  flags (reserved for buckets)
+ *     44     4  flags: bit 0 (TREE_LZ4) values are compressed when it pays
+ *
+ * CATALOG TREE
+ *
+ *   The named buckets: key = the bucket's name (1..255 bytes of UTF-8, no
+ *   NUL), value = an 80-byte record:
+ *      0    48  the bucket's tree descriptor (as above)
+ *     48     8  the bucket's sequence counter
+ *     56     8  value bytes before compression (TREE_LZ4 buckets)
+ *     64     8  value bytes as stored (TREE_LZ4 buckets)
+ *     72     8  reserved, 0
  *
  * FREE TREE
  *
@@ -119,6 +132,10 @@
 enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 4 };
 
 #define ENTRY_BIG 0x01u
+#define ENTRY_LZ4 0x02u
+#define TREE_LZ4 0x01u
+#define CATALOG_RECORD_SIZE 80u
+#define MAX_BUCKET_NAME 255u
 #define LEAF_ENTRY_HEADER 8u
 #define BRANCH_ENTRY_HEADER 10u
 #define SLOT_SIZE 2u
@@ -131,7 +148,8 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 #define META_NPAGES_OFF 56u
 #define META_TREES_OFF 64u
 #define TREE_DESC_SIZE 48u
-#define META_END 208u
+#define META_SEQUENCE_OFF 208u
+#define META_END 216u
 
 #define FREE_KEY_SIZE 20u
 

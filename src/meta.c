@@ -3,7 +3,7 @@
  */
 #include "meta.h"
 
-static void tree_encode(const struct tree *t, uint8_t *p)
+LARCH_INTERNAL void tree_encode(const struct tree *t, uint8_t *p)
 {
     put64(p + 0, t->root);
     put64(p + 8, t->entries);
@@ -14,8 +14,9 @@ static void tree_encode(const struct tree *t, uint8_t *p)
     put32(p + 44, t->flags);
 }
 
-static void tree_decode(const uint8_t *p, struct tree *t)
+LARCH_INTERNAL void tree_decode(const uint8_t *p, struct tree *t)
 {
+    memset(t, 0, sizeof *t);
     t->root = get64(p + 0);
     t->entries = get64(p + 8);
     t->branch_pages = get64(p + 16);
@@ -39,6 +40,7 @@ LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p)
     put64(p + META_NPAGES_OFF, m->npages);
     for (int i = 0; i < NUM_TREES; i++)
         tree_encode(&m->trees[i], p + META_TREES_OFF + TREE_DESC_SIZE * i);
+    put64(p + META_SEQUENCE_OFF, m->trees[TREE_MAIN].sequence);
     put32(p, page_checksum(p, m->page_size));
 }
 
@@ -69,6 +71,7 @@ LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint
     m->npages = get64(p + META_NPAGES_OFF);
     for (int i = 0; i < NUM_TREES; i++)
         tree_decode(p + META_TREES_OFF + TREE_DESC_SIZE * i, &m->trees[i]);
+    m->trees[TREE_MAIN].sequence = get64(p + META_SEQUENCE_OFF);
     if (pg_type(p) != PAGE_META || pg_pgno(p) != slot || pg_txnid(p) != m->txnid ||
         m->txnid % NUM_METAS != slot || m->npages < NUM_METAS ||
         m->npages > (UINT64_MAX / ps) || (file_size && m->npages * (uint64_t)ps > file_size))
@@ -76,6 +79,28 @@ LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint
     for (int i = 0; i < NUM_TREES; i++)
         if (!tree_valid(&m->trees[i], m->npages))
             return LARCH_CORRUPT;
+    return 0;
+}
+
+LARCH_INTERNAL void catalog_record_encode(const struct tree *t, uint8_t *p)
+{
+    tree_encode(t, p);
+    put64(p + 48, t->sequence);
+    put64(p + 56, t->value_bytes);
+    put64(p + 64, t->stored_bytes);
+    put64(p + 72, 0);
+}
+
+LARCH_INTERNAL int catalog_record_decode(const uint8_t *p, size_t len, pgno_t npages, struct tree *t)
+{
+    if (len != CATALOG_RECORD_SIZE)
+        return CORRUPT();
+    tree_decode(p, t);
+    t->sequence = get64(p + 48);
+    t->value_bytes = get64(p + 56);
+    t->stored_bytes = get64(p + 64);
+    if (!tree_valid(t, npages) || (t->flags & ~TREE_LZ4))
+        return CORRUPT();
     return 0;
 }
 

@@ -16,8 +16,20 @@ struct tree {
     uint64_t leaf_pages;
     uint64_t overflow_pages;
     uint32_t depth;
-    uint32_t flags;
+    uint32_t flags;        /* TREE_LZ4 */
+    /* Kept beside the descriptor: in the meta page for bucket 0, in the
+     * catalog record for named buckets. */
+    uint64_t sequence;
+    uint64_t value_bytes;  /* TREE_LZ4: values before compression */
+    uint64_t stored_bytes; /* TREE_LZ4: values as stored */
 };
+
+/* The 48-byte tree descriptor, and the 80-byte catalog record around it. */
+LARCH_INTERNAL void tree_encode(const struct tree *t, uint8_t *p);
+LARCH_INTERNAL void tree_decode(const uint8_t *p, struct tree *t);
+LARCH_INTERNAL void catalog_record_encode(const struct tree *t, uint8_t *p);
+/* Decode and sanity-check a catalog record against the file's page count. */
+LARCH_INTERNAL int catalog_record_decode(const uint8_t *p, size_t len, pgno_t npages, struct tree *t);
 
 struct meta {
     txnid_t txnid;

@@ -59,6 +59,7 @@ LARCH_INTERNAL void wstate_destroy(struct wstate *w)
     free(w->scratch);
     free(w->entry);
     free(w->record);
+    free(w->zbuf);
     free(w);
 }
 

@@ -31,6 +31,8 @@ struct wstate {
     uint8_t *scratch;         /* one page, for compaction and splits */
     uint8_t *entry;           /* a leaf entry being built */
     uint8_t *record;          /* a free-space record being built */
+    uint8_t *zbuf;            /* a compressed value being stored */
+    size_t zcap;
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
     txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
     bool no_reclaim;          /* inside a free-tree change: do not reclaim */

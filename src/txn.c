@@ -12,6 +12,7 @@
 #include "txn.h"
 
 #include "btree.h"
+#include "bucket.h"
 #include "freelist.h"
 #include "os.h"
 
@@ -24,9 +25,23 @@ static uintptr_t thread_token(void)
     return (uintptr_t)&token;
 }
 
-LARCH_INTERNAL struct tree *txn_tree(larch_txn *txn, larch_bucket b)
+LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n)
 {
-    return b == 0 ? &txn->meta.trees[TREE_MAIN] : NULL;
+    struct arena_chunk *c = txn->arena;
+    n = (n + 15) & ~(size_t)15;
+    if (!c || c->size - c->used < n) {
+        size_t size = MAX(n, (size_t)64 * 1024);
+        c = malloc(sizeof *c + size);
+        if (!c)
+            return NULL;
+        c->next = txn->arena;
+        c->used = 0;
+        c->size = size;
+        txn->arena = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
 }
 
 LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key)
@@ -45,6 +60,8 @@ static void txn_attach(larch_txn *txn, larch_db *db, struct version *v)
     txn->page_size = db->page_size;
     txn->page_shift = db->page_shift;
     txn->meta = v->meta;
+    txn->bk = txn->bk_inline;
+    txn->nbk = TXN_BUCKETS_INLINE;
 }
 
 static int begin_write(larch_db *db, larch_txn *txn)
@@ -94,9 +111,14 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
     return 0;
 }
 
-static void end_txn(larch_txn *txn)
+static void end_txn(larch_txn *txn, bool committed)
 {
     larch_db *db = txn->db;
+    bucket_txn_end(txn, committed);
+    for (struct arena_chunk *c = txn->arena, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
     if (txn->rdonly) {
         db_reader_leave(db, txn->slot);
     } else {
@@ -118,11 +140,15 @@ static int commit_write(larch_txn *txn)
     larch_db *db = txn->db;
     struct wstate *w = txn->w;
     bool sync = !(db->flags & LARCH_NOSYNC), metasync = sync && !(db->flags & LARCH_NOMETASYNC);
-    if (w->ndirty == 0 && w->freed.n == 0)
+    int rc = bucket_commit(txn);
+    if (rc)
+        return rc;
+    if (w->ndirty == 0 && w->freed.n == 0 &&
+        !memcmp(&txn->meta.trees[TREE_MAIN], &txn->ver->meta.trees[TREE_MAIN], sizeof(struct tree)))
         return 0; /* nothing changed */
 
     txnid_t txnid = txn->meta.txnid + 1;
-    int rc = freelist_save(txn, txnid);
+    rc = freelist_save(txn, txnid);
     if (rc == 0)
         rc = pager_write(txn, txnid);
     if (rc)
@@ -154,14 +180,14 @@ LARCH_API int larch_commit(larch_txn *txn)
     int rc = txn->rdonly ? 0 : txn->error;
     if (rc == 0 && !txn->rdonly)
         rc = commit_write(txn);
-    end_txn(txn);
+    end_txn(txn, rc == 0 && !txn->rdonly);
     return rc;
 }
 
 LARCH_API void larch_abort(larch_txn *txn)
 {
     if (txn)
-        end_txn(txn);
+        end_txn(txn, false);
 }
 
 /* ---- Data --------------------------------------------------------------- */
@@ -180,12 +206,11 @@ static int poison(larch_txn *txn, int rc)
  */
 static int data_call(larch_txn *txn, larch_bucket b, const larch_val *key, bool write, struct tree **t)
 {
-    if (!txn || (write && txn->rdonly))
+    if (!txn || (write && txn->rdonly) || txn_check_key(txn, key))
         return LARCH_INVALID;
-    *t = txn_tree(txn, b);
-    if (!*t || txn_check_key(txn, key))
-        return LARCH_INVALID;
-    return txn->error;
+    if (txn->error)
+        return txn->error;
+    return txn_tree(txn, b, t);
 }
 
 LARCH_API int larch_get(larch_txn *txn, larch_bucket b, const larch_val *key, larch_val *val)

@@ -6,6 +6,29 @@
 
 #include "db.h"
 
+/* A named bucket as one transaction sees it. */
+enum { TB_UNUSED = 0, TB_LOADED = 1, TB_DELETED = 2 };
+
+struct bucket_entry;
+
+struct txn_bucket {
+    larch_bucket handle;         /* which handle this slot holds, 0: none */
+    uint8_t state;               /* TB_LOADED, TB_DELETED */
+    bool created;                /* this transaction created the bucket */
+    struct bucket_entry *entry;  /* the name */
+    struct tree tree;            /* the working descriptor */
+    struct tree orig;            /* as loaded: commit rewrites the record if different */
+};
+
+/* Memory for decompressed values, freed when the transaction ends. */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, size;
+    uint8_t data[];
+};
+
+#define TXN_BUCKETS_INLINE 8
+
 struct larch_txn {
     larch_db *db;
     struct version *ver;      /* the snapshot this transaction started from */
@@ -19,11 +42,34 @@ struct larch_txn {
     struct wstate *w;         /* write transactions */
     uint64_t mod_seq;         /* bumped by every change: cursors re-find their place */
     int error;                /* the first failure that left a write half-done */
-    unsigned cursors;         /* open cursors */
+    struct txn_bucket *bk;    /* indexed by handle & 0xffff */
+    uint32_t nbk;
+    struct arena_chunk *arena;
+    struct txn_bucket bk_inline[TXN_BUCKETS_INLINE];
 };
 
-/* The tree of bucket b, or NULL when b names none. */
-LARCH_INTERNAL struct tree *txn_tree(larch_txn *txn, larch_bucket b);
+/*
+ * The tree of bucket b in this transaction: 0, or LARCH_INVALID when b
+ * names no bucket the transaction can see. The fast path is a few compares;
+ * the first use of a bucket in a transaction looks it up in the catalog.
+ */
+LARCH_INTERNAL int bucket_load(larch_txn *txn, larch_bucket b, struct tree **t);
+static inline int txn_tree(larch_txn *txn, larch_bucket b, struct tree **t)
+{
+    if (b == 0) {
+        *t = &txn->meta.trees[0];
+        return 0;
+    }
+    uint32_t idx = b & 0xffffu;
+    if (LIKELY(idx < txn->nbk && txn->bk[idx].handle == b && txn->bk[idx].state == TB_LOADED)) {
+        *t = &txn->bk[idx].tree;
+        return 0;
+    }
+    return bucket_load(txn, b, t);
+}
+
+/* Memory that lives until the transaction ends (NULL if out of memory). */
+LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n);
 
 /* Common checks of the data functions: a live txn, a known bucket, a valid key. */
 LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key);

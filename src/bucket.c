@@ -1,0 +1,390 @@
+/*
+ * bucket.c - named buckets: handles, the catalog, create, open, drop, list.
+ */
+#include "bucket.h"
+
+#include "btree.h"
+
+#include <stdlib.h>
+
+LARCH_INTERNAL void bucket_table_init(struct bucket_table *bt, uint16_t salt)
+{
+    pthread_mutex_init(&bt->lock, NULL);
+    for (unsigned i = 0; i < BUCKET_CHUNKS; i++)
+        atomic_init(&bt->chunk[i], NULL);
+    bt->next_index = 1;
+    bt->salt = salt ? salt : 1;
+    bt->free_index = NULL;
+    bt->nfree = bt->free_cap = 0;
+    bt->all = NULL;
+}
+
+LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt)
+{
+    for (struct bucket_entry *e = bt->all, *next; e; e = next) {
+        next = e->next_all;
+        free(e);
+    }
+    for (unsigned i = 0; i < BUCKET_CHUNKS; i++)
+        free((void *)atomic_load(&bt->chunk[i]));
+    free(bt->free_index);
+    pthread_mutex_destroy(&bt->lock);
+}
+
+/* The entry a handle names, without a lock; NULL if none or retired. */
+static struct bucket_entry *entry_of(larch_db *db, larch_bucket b)
+{
+    uint32_t idx = b & 0xffffu;
+    if (idx == 0)
+        return NULL;
+    _Atomic(struct bucket_entry *) *chunk = atomic_load(&db->buckets.chunk[idx / BUCKET_CHUNK]);
+    if (!chunk)
+        return NULL;
+    struct bucket_entry *e = atomic_load(&chunk[idx % BUCKET_CHUNK]);
+    if (!e || e->handle != b || atomic_load(&e->state) == ENTRY_RETIRED)
+        return NULL;
+    return e;
+}
+
+/* 1..255 bytes of well-formed UTF-8 (no overlong forms, no surrogates). */
+static bool valid_name(const char *name, size_t *lenp)
+{
+    const uint8_t *s = (const uint8_t *)name;
+    size_t len = strnlen(name, MAX_BUCKET_NAME + 1);
+    if (len == 0 || len > MAX_BUCKET_NAME)
+        return false;
+    for (size_t i = 0; i < len;) {
+        uint8_t c = s[i];
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > len)
+            return false;
+        uint32_t cp = n == 1 ? c : (uint32_t)(c & (0x7f >> n));
+        for (size_t k = 1; k < n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n;
+    }
+    *lenp = len;
+    return true;
+}
+
+/* Make an entry for name (under the table lock). */
+static int entry_new(larch_db *db, const char *name, size_t len, unsigned state, struct bucket_entry **out)
+{
+    struct bucket_table *bt = &db->buckets;
+    uint32_t idx, gen = bt->salt;
+    if (bt->nfree) {
+        idx = bt->free_index[--bt->nfree];
+        struct bucket_entry *old = atomic_load(&atomic_load(&bt->chunk[idx / BUCKET_CHUNK])[idx % BUCKET_CHUNK]);
+        gen = ((old->handle >> 16) + 1) & 0xffffu;
+        if (gen == 0)
+            gen = 1;
+    } else {
+        if (bt->next_index > BUCKET_MAX_INDEX)
+            return LARCH_FULL;
+        idx = bt->next_index;
+    }
+    _Atomic(struct bucket_entry *) *chunk = atomic_load(&bt->chunk[idx / BUCKET_CHUNK]);
+    if (!chunk) {
+        chunk = calloc(BUCKET_CHUNK, sizeof *chunk);
+        if (!chunk)
+            return ENOMEM;
+        atomic_store(&bt->chunk[idx / BUCKET_CHUNK], chunk);
+    }
+    struct bucket_entry *e = calloc(1, sizeof *e);
+    if (!e)
+        return ENOMEM;
+    if (idx == bt->next_index)
+        bt->next_index++;
+    e->handle = (gen << 16) | idx;
+    atomic_init(&e->state, state);
+    e->namelen = (uint16_t)len;
+    memcpy(e->name, name, len);
+    e->next_all = bt->all;
+    bt->all = e;
+    atomic_store(&chunk[idx % BUCKET_CHUNK], e);
+    *out = e;
+    return 0;
+}
+
+static void entry_retire(larch_db *db, struct bucket_entry *e)
+{
+    struct bucket_table *bt = &db->buckets;
+    pthread_mutex_lock(&bt->lock);
+    atomic_store(&e->state, ENTRY_RETIRED);
+    if (bt->nfree == bt->free_cap) {
+        size_t cap = bt->free_cap ? bt->free_cap * 2 : 16;
+        uint32_t *v = realloc(bt->free_index, cap * sizeof *v);
+        if (v) {
+            bt->free_index = v;
+            bt->free_cap = cap;
+        }
+    }
+    if (bt->nfree < bt->free_cap) /* else the index is simply not reused */
+        bt->free_index[bt->nfree++] = e->handle & 0xffffu;
+    pthread_mutex_unlock(&bt->lock);
+}
+
+/* The transaction's slot for a handle's index, growing the array. */
+static int txn_slot(larch_txn *txn, uint32_t idx, struct txn_bucket **out)
+{
+    if (idx >= txn->nbk) {
+        uint32_t cap = MAX(idx + 1, txn->nbk * 2);
+        struct txn_bucket *v;
+        if (txn->bk == txn->bk_inline) {
+            v = malloc(cap * sizeof *v);
+            if (v)
+                memcpy(v, txn->bk, txn->nbk * sizeof *v);
+        } else {
+            v = realloc(txn->bk, cap * sizeof *v);
+        }
+        if (!v)
+            return ENOMEM;
+        memset(v + txn->nbk, 0, (cap - txn->nbk) * sizeof *v);
+        txn->bk = v;
+        txn->nbk = cap;
+    }
+    *out = &txn->bk[idx];
+    return 0;
+}
+
+static int catalog_get(larch_txn *txn, const void *name, size_t len, struct tree *t)
+{
+    larch_val v;
+    int rc = bt_get(txn, &txn->meta.trees[TREE_CATALOG], name, len, &v);
+    return rc ? rc : catalog_record_decode(v.data, v.size, txn->meta.npages, t);
+}
+
+/* Load entry e's bucket into the transaction (a no-op if it already is). */
+static int slot_load(larch_txn *txn, struct bucket_entry *e, struct txn_bucket **out)
+{
+    struct txn_bucket *tb;
+    int rc = txn_slot(txn, e->handle & 0xffffu, &tb);
+    if (rc)
+        return rc;
+    if (tb->handle != e->handle || tb->state != TB_LOADED) {
+        struct tree t;
+        rc = catalog_get(txn, e->name, e->namelen, &t);
+        if (rc)
+            return rc;
+        memset(tb, 0, sizeof *tb);
+        tb->handle = e->handle;
+        tb->state = TB_LOADED;
+        tb->entry = e;
+        tb->tree = tb->orig = t;
+    }
+    *out = tb;
+    return 0;
+}
+
+/* Whether this transaction deleted the bucket behind handle b. */
+static bool deleted_here(const larch_txn *txn, larch_bucket b)
+{
+    uint32_t idx = b & 0xffffu;
+    return idx < txn->nbk && txn->bk[idx].handle == b && txn->bk[idx].state == TB_DELETED;
+}
+
+LARCH_INTERNAL int bucket_load(larch_txn *txn, larch_bucket b, struct tree **t)
+{
+    struct bucket_entry *e = entry_of(txn->db, b);
+    if (!e || (atomic_load(&e->state) == ENTRY_PENDING && !txn->w) || deleted_here(txn, b))
+        return LARCH_INVALID;
+    struct txn_bucket *tb;
+    int rc = slot_load(txn, e, &tb);
+    if (rc == LARCH_NOTFOUND) /* not in this transaction's snapshot */
+        return LARCH_INVALID;
+    if (rc == 0)
+        *t = &tb->tree;
+    return rc;
+}
+
+/* An entry for name that this transaction may use, or a new one (table lock held). */
+static int entry_for_name(larch_txn *txn, const char *name, size_t len, bool exists, struct bucket_entry **out)
+{
+    for (struct bucket_entry *e = txn->db->buckets.all; e; e = e->next_all) {
+        unsigned st = atomic_load(&e->state);
+        if (e->namelen != len || memcmp(e->name, name, len) || st == ENTRY_RETIRED ||
+            (st == ENTRY_PENDING && !txn->w) || deleted_here(txn, e->handle))
+            continue;
+        *out = e;
+        return 0;
+    }
+    return entry_new(txn->db, name, len, exists ? ENTRY_LIVE : ENTRY_PENDING, out);
+}
+
+static int create_bucket(larch_txn *txn, struct bucket_entry *e, unsigned flags)
+{
+    struct txn_bucket *tb;
+    uint8_t rec[CATALOG_RECORD_SIZE];
+    int rc = txn_slot(txn, e->handle & 0xffffu, &tb);
+    if (rc)
+        return rc;
+    memset(tb, 0, sizeof *tb);
+    tb->handle = e->handle;
+    tb->state = TB_LOADED;
+    tb->entry = e;
+    tb->created = atomic_load(&e->state) == ENTRY_PENDING;
+    tb->tree.flags = (flags & LARCH_LZ4) ? TREE_LZ4 : 0;
+    tb->orig = tb->tree;
+    catalog_record_encode(&tb->tree, rec);
+    txn->mod_seq++;
+    return bt_put(txn, &txn->meta.trees[TREE_CATALOG], e->name, e->namelen, rec, sizeof rec, LARCH_NOOVERWRITE);
+}
+
+LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b)
+{
+    size_t len;
+    if (!txn || !name || !b || (flags & ~(LARCH_CREATE | LARCH_LZ4)) ||
+        ((flags & LARCH_LZ4) && !(flags & LARCH_CREATE)) || ((flags & LARCH_CREATE) && txn->rdonly) ||
+        !valid_name(name, &len))
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    struct tree t;
+    int rc = catalog_get(txn, name, len, &t);
+    if (rc && (rc != LARCH_NOTFOUND || !(flags & LARCH_CREATE)))
+        return rc;
+    bool exists = rc == 0;
+    struct bucket_entry *e;
+    pthread_mutex_lock(&txn->db->buckets.lock);
+    rc = entry_for_name(txn, name, len, exists, &e);
+    pthread_mutex_unlock(&txn->db->buckets.lock);
+    if (rc)
+        return rc;
+    if (exists) {
+        struct txn_bucket *tb;
+        rc = slot_load(txn, e, &tb);
+    } else {
+        rc = create_bucket(txn, e, flags);
+        if (rc && rc != ENOMEM)
+            txn->error = rc;
+    }
+    if (rc == 0)
+        *b = e->handle;
+    return rc;
+}
+
+LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket)
+{
+    struct tree *t;
+    if (!txn || txn->rdonly || (b == 0 && delete_bucket))
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    int rc = txn_tree(txn, b, &t);
+    if (rc)
+        return rc;
+    txn->mod_seq++;
+    rc = bt_free_tree(txn, t);
+    if (rc == 0 && delete_bucket) {
+        struct txn_bucket *tb = &txn->bk[b & 0xffffu];
+        rc = bt_del(txn, &txn->meta.trees[TREE_CATALOG], tb->entry->name, tb->entry->namelen);
+        tb->state = TB_DELETED;
+    }
+    if (rc)
+        txn->error = rc;
+    return rc;
+}
+
+LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *name)
+{
+    struct path path;
+    bool exact = false;
+    int rc;
+    if (!txn || !name)
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    struct tree *cat = &txn->meta.trees[TREE_CATALOG];
+    if (!after || !*after) {
+        rc = bt_edge(txn, cat, &path, false);
+    } else {
+        size_t len = strnlen(after, MAX_BUCKET_NAME + 1);
+        if (len > MAX_BUCKET_NAME)
+            len = MAX_BUCKET_NAME + 1; /* sorts after every name of that prefix */
+        rc = bt_descend(txn, cat, (const uint8_t *)after, len, &path, &exact);
+        if (rc == 0 && path.depth == 0)
+            rc = LARCH_NOTFOUND;
+        if (rc == 0 && (exact || path.idx[path.depth - 1] >= pg_nkeys(path.page[path.depth - 1])))
+            rc = bt_step(txn, cat, &path, true);
+    }
+    if (rc)
+        return rc;
+    return bt_read_entry(txn, path.page[path.depth - 1], path.idx[path.depth - 1], name, NULL);
+}
+
+LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next)
+{
+    struct tree *t;
+    if (!txn || txn->rdonly || !next)
+        return LARCH_INVALID;
+    if (txn->error)
+        return txn->error;
+    int rc = txn_tree(txn, b, &t);
+    if (rc == 0)
+        *next = ++t->sequence;
+    return rc;
+}
+
+LARCH_API int larch_stat(larch_txn *txn, larch_bucket b, struct larch_stat *st)
+{
+    struct tree *t;
+    if (!txn || !st)
+        return LARCH_INVALID;
+    int rc = txn_tree(txn, b, &t);
+    if (rc)
+        return rc;
+    memset(st, 0, sizeof *st);
+    st->page_size = txn->page_size;
+    st->depth = t->depth;
+    st->branch_pages = t->branch_pages;
+    st->leaf_pages = t->leaf_pages;
+    st->overflow_pages = t->overflow_pages;
+    st->entries = t->entries;
+    st->flags = (t->flags & TREE_LZ4) ? LARCH_LZ4 : 0;
+    st->value_bytes = t->value_bytes;
+    st->stored_bytes = t->stored_bytes;
+    st->sequence = t->sequence;
+    return 0;
+}
+
+LARCH_INTERNAL int bucket_commit(larch_txn *txn)
+{
+    uint8_t rec[CATALOG_RECORD_SIZE];
+    for (uint32_t i = 1; i < txn->nbk; i++) {
+        struct txn_bucket *tb = &txn->bk[i];
+        if (tb->handle == 0 || tb->state != TB_LOADED || !memcmp(&tb->tree, &tb->orig, sizeof tb->tree))
+            continue;
+        catalog_record_encode(&tb->tree, rec);
+        int rc = bt_put(txn, &txn->meta.trees[TREE_CATALOG], tb->entry->name, tb->entry->namelen, rec,
+                        sizeof rec, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+LARCH_INTERNAL void bucket_txn_end(larch_txn *txn, bool committed)
+{
+    for (uint32_t i = 1; i < txn->nbk; i++) {
+        struct txn_bucket *tb = &txn->bk[i];
+        if (!tb->handle)
+            continue;
+        bool deleted = tb->state == TB_DELETED;
+        if (tb->created && (!committed || deleted))
+            entry_retire(txn->db, tb->entry);
+        else if (tb->created)
+            atomic_store(&tb->entry->state, ENTRY_LIVE);
+        else if (deleted && committed)
+            entry_retire(txn->db, tb->entry);
+    }
+    if (txn->bk != txn->bk_inline)
+        free(txn->bk);
+    txn->bk = txn->bk_inline;
+    txn->nbk = 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * compress.h - LZ4 values of TREE_LZ4 buckets.
+ *
+ * The writer compresses a value when that saves at least 1/32 of it; the
+ * stored bytes are then a 4-byte original length and an LZ4 block, and the
+ * leaf entry carries ENTRY_LZ4. Readers decompress into memory owned by
+ * their transaction. Keys are never compressed: their order is memcmp's.
+ */
+#ifndef LARCH_COMPRESS_H
+#define LARCH_COMPRESS_H
+
+#include "pager.h"
+
+/* Values shorter than this are stored as they are: too little to gain. */
+#define LZ4_MIN_VALUE 64u
+
+/*
+ * How to store val: *out and *outlen, and ENTRY_LZ4 in *eflags when it is
+ * compressed (into w's buffer, valid until the next call).
+ */
+LARCH_INTERNAL int value_pack(struct wstate *w, const void *val, size_t vlen, const void **out, size_t *outlen,
+                              unsigned *eflags);
+
+/* The original bytes of a stored compressed value, in the txn's memory. */
+LARCH_INTERNAL int value_unpack(larch_txn *txn, const uint8_t *stored, size_t len, larch_val *out);
+
+/* Decompress into buf of exactly the original length (for the check). */
+LARCH_INTERNAL int value_unpack_into(const uint8_t *stored, size_t len, uint8_t *buf, size_t raw);
+
+/* The original length recorded in a stored compressed value. */
+static inline int value_raw_length(const uint8_t *stored, size_t len, uint64_t *raw)
+{
+    if (len < 4)
+        return CORRUPT();
+    *raw = get32(stored);
+    return 0;
+}
+
+#endif /* LARCH_COMPRESS_H */
