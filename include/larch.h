@@ -426,6 +426,8 @@ typedef struct larch_check_report {
     uint64_t entries;         /**< entries in all buckets */
     uint64_t buckets;         /**< named buckets */
     uint64_t problems;        /**< problems found (0: the file is sound) */
+    unsigned damaged_metas;   /**< meta pages that fail their checksum: not a problem
+                                   while the other one is sound (a torn last write) */
     unsigned nmessages;       /**< messages below */
     char message[LARCH_CHECK_MESSAGES][200]; /**< the first problems, in words */
 } larch_check_report;

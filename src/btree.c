@@ -129,8 +129,8 @@ LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *pa
     return rc ? rc : descend_edge(txn, t, path, l + 1, !forward);
 }
 
-LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
-                                 larch_val *val)
+LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uint8_t *leaf, unsigned idx,
+                                 larch_val *key, larch_val *val)
 {
     uint32_t ps = txn->page_size;
     if (UNLIKELY(idx >= pg_nkeys(leaf)))
@@ -155,8 +155,11 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const uint8_t *leaf, unsigned i
             if (rc)
                 return rc;
         }
-        if (leaf_flags(e) & ENTRY_LZ4)
-            return value_unpack(txn, data, v, val);
+        if (leaf_flags(e) & ENTRY_LZ4) {
+            struct dict d = { NULL, 0 };
+            int rc = (leaf_flags(e) & ENTRY_DICT) ? tree_dict(txn, t, &d) : 0;
+            return rc ? rc : value_unpack(txn, leaf_flags(e), &d, data, v, val);
+        }
         val->data = data;
         val->size = v;
     }
@@ -172,7 +175,7 @@ LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *k
         return rc;
     if (!exact)
         return LARCH_NOTFOUND;
-    return bt_read_entry(txn, path.page[path.depth - 1], path.idx[path.depth - 1], NULL, val);
+    return bt_read_entry(txn, t, path.page[path.depth - 1], path.idx[path.depth - 1], NULL, val);
 }
 
 /* ---- Changes ------------------------------------------------------------ */
@@ -274,7 +277,7 @@ static int insert_at(larch_txn *txn, struct tree *t, struct path *path, int l, u
 static int free_value(larch_txn *txn, struct tree *t, const uint8_t *leaf, unsigned idx)
 {
     larch_val k;
-    int rc = bt_read_entry(txn, leaf, idx, &k, NULL); /* the entry lies inside the page */
+    int rc = bt_read_entry(txn, t, leaf, idx, &k, NULL); /* the entry lies inside the page */
     if (rc)
         return rc;
     const uint8_t *e = pg_entry(leaf, idx);
@@ -342,7 +345,7 @@ static int seek_append(larch_txn *txn, const struct tree *t, const uint8_t *key,
         return 0;
     }
     if (rc == 0)
-        rc = bt_read_entry(txn, path->page[path->depth - 1], path->idx[path->depth - 1], &last, NULL);
+        rc = bt_read_entry(txn, t, path->page[path->depth - 1], path->idx[path->depth - 1], &last, NULL);
     if (rc)
         return rc;
     if (key_compare(key, klen, last.data, last.size) <= 0)
@@ -382,7 +385,10 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
     if (exact && (flags & LARCH_NOOVERWRITE))
         return LARCH_EXISTS;
     if (t->flags & TREE_LZ4) {
-        rc = value_pack(txn->w, val, vlen, &val, &vlen, &eflags);
+        struct dict d;
+        rc = tree_dict(txn, t, &d);
+        if (rc == 0)
+            rc = value_pack(txn->w, &d, val, vlen, &val, &vlen, &eflags);
         if (rc)
             return rc;
     }

@@ -29,10 +29,10 @@ LARCH_INTERNAL int bt_edge(larch_txn *txn, const struct tree *t, struct path *pa
 /* Move to the next or previous entry; LARCH_NOTFOUND (path unchanged) past the end. */
 LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward);
 
-/* The key and value of entry idx of a leaf, checked against the page bounds. */
-/* Compressed values are decompressed into the txn's memory. */
-LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const uint8_t *leaf, unsigned idx, larch_val *key,
-                                 larch_val *val);
+/* The key and value of entry idx of a leaf of tree t, checked against the
+ * page bounds; compressed values are decompressed into the txn's memory. */
+LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uint8_t *leaf, unsigned idx,
+                                 larch_val *key, larch_val *val);
 
 LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *key, size_t klen, larch_val *val);
 

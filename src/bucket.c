@@ -281,6 +281,11 @@ LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucke
         return rc;
     txn->mod_seq++;
     rc = bt_free_tree(txn, t);
+    if (rc == 0 && delete_bucket && t->dict_pgno) {
+        rc = page_free(txn, t->dict_pgno, (unsigned)overflow_pages(t->dict_size, txn->page_size));
+        t->dict_pgno = 0;
+        t->dict_size = 0;
+    }
     if (rc == 0 && delete_bucket) {
         struct txn_bucket *tb = &txn->bk[b & 0xffffu];
         rc = bt_del(txn, &txn->meta.trees[TREE_CATALOG], tb->entry->name, tb->entry->namelen);
@@ -315,7 +320,7 @@ LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *na
     }
     if (rc)
         return rc;
-    return bt_read_entry(txn, path.page[path.depth - 1], path.idx[path.depth - 1], name, NULL);
+    return bt_read_entry(txn, cat, path.page[path.depth - 1], path.idx[path.depth - 1], name, NULL);
 }
 
 LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next)

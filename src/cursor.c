@@ -61,7 +61,7 @@ static int cursor_land(larch_cursor *c, larch_val *key, larch_val *val)
 {
     larch_val k, v;
     int leaf = c->path.depth - 1;
-    int rc = bt_read_entry(c->txn, c->path.page[leaf], c->path.idx[leaf], &k, val ? &v : NULL);
+    int rc = bt_read_entry(c->txn, c->tree, c->path.page[leaf], c->path.idx[leaf], &k, val ? &v : NULL);
     if (rc)
         return rc;
     if (c->txn->w) {

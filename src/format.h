@@ -39,7 +39,9 @@
  *   Leaf entry:
  *      0     1  flags: bit 0 (ENTRY_BIG) the value lives in an overflow run;
  *               bit 1 (ENTRY_LZ4) the value is compressed: its bytes are a
- *               4-byte original length, then an LZ4 block
+ *               4-byte original length, then an LZ4 block;
+ *               bit 2 (ENTRY_DICT) with ENTRY_LZ4: compressed against the
+ *               bucket's dictionary
  *      1     1  reserved, 0
  *      2     2  ksize, 1 .. max key size
  *      4     4  vsize, the value's length in bytes
@@ -95,12 +97,22 @@
  * CATALOG TREE
  *
  *   The named buckets: key = the bucket's name (1..255 bytes of UTF-8, no
- *   NUL), value = an 80-byte record:
+ *   NUL), value = a 96-byte record:
  *      0    48  the bucket's tree descriptor (as above)
  *     48     8  the bucket's sequence counter
  *     56     8  value bytes before compression (TREE_LZ4 buckets)
  *     64     8  value bytes as stored (TREE_LZ4 buckets)
- *     72     8  reserved, 0
+ *     72     8  the first page of the bucket's LZ4 dictionary, 0 for none
+ *     80     4  the dictionary's length in bytes
+ *     84    12  reserved, 0
+ *
+ * LZ4 DICTIONARY
+ *
+ *   Once a TREE_LZ4 bucket holds DICT_SIZE bytes of values, its first values
+ *   (up to DICT_SIZE bytes) are frozen as its dictionary: an overflow run
+ *   (type 4, the dictionary's bytes from offset 32). Later values compress
+ *   against it (ENTRY_DICT); values stored before stay readable as they
+ *   are. A dictionary never changes while its bucket exists.
  *
  * FREE TREE
  *
@@ -133,8 +145,10 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 
 #define ENTRY_BIG 0x01u
 #define ENTRY_LZ4 0x02u
+#define ENTRY_DICT 0x04u
 #define TREE_LZ4 0x01u
-#define CATALOG_RECORD_SIZE 80u
+#define CATALOG_RECORD_SIZE 96u
+#define DICT_SIZE (32u * 1024)
 #define MAX_BUCKET_NAME 255u
 #define LEAF_ENTRY_HEADER 8u
 #define BRANCH_ENTRY_HEADER 10u

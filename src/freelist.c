@@ -35,7 +35,7 @@ LARCH_INTERNAL int freelist_reclaim(larch_txn *txn, bool *got)
         w->oldest = db_oldest_snapshot(txn->db);
     int rc = bt_edge(txn, t, &path, false);
     if (rc == 0)
-        rc = bt_read_entry(txn, path.page[path.depth - 1], path.idx[path.depth - 1], &k, &v);
+        rc = bt_read_entry(txn, t, path.page[path.depth - 1], path.idx[path.depth - 1], &k, &v);
     if (rc == LARCH_NOTFOUND) {
         w->free_tree_drained = true;
         return 0;

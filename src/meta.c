@@ -88,7 +88,9 @@ LARCH_INTERNAL void catalog_record_encode(const struct tree *t, uint8_t *p)
     put64(p + 48, t->sequence);
     put64(p + 56, t->value_bytes);
     put64(p + 64, t->stored_bytes);
-    put64(p + 72, 0);
+    put64(p + 72, t->dict_pgno);
+    put32(p + 80, t->dict_size);
+    memset(p + 84, 0, CATALOG_RECORD_SIZE - 84);
 }
 
 LARCH_INTERNAL int catalog_record_decode(const uint8_t *p, size_t len, pgno_t npages, struct tree *t)
@@ -99,7 +101,10 @@ LARCH_INTERNAL int catalog_record_decode(const uint8_t *p, size_t len, pgno_t np
     t->sequence = get64(p + 48);
     t->value_bytes = get64(p + 56);
     t->stored_bytes = get64(p + 64);
-    if (!tree_valid(t, npages) || (t->flags & ~TREE_LZ4))
+    t->dict_pgno = get64(p + 72);
+    t->dict_size = get32(p + 80);
+    if (!tree_valid(t, npages) || (t->flags & ~TREE_LZ4) || t->dict_size > DICT_SIZE ||
+        (t->dict_pgno && (t->dict_pgno < NUM_METAS || t->dict_pgno >= npages || !t->dict_size)))
         return CORRUPT();
     return 0;
 }

@@ -22,6 +22,9 @@ struct tree {
     uint64_t sequence;
     uint64_t value_bytes;  /* TREE_LZ4: values before compression */
     uint64_t stored_bytes; /* TREE_LZ4: values as stored */
+    pgno_t dict_pgno;      /* TREE_LZ4: the dictionary's run, 0 for none */
+    uint32_t dict_size;
+    uint32_t reserved;     /* 0: keeps the struct free of padding, for memcmp */
 };
 
 /* The 48-byte tree descriptor, and the 80-byte catalog record around it. */

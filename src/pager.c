@@ -3,6 +3,7 @@
  */
 #include "pager.h"
 
+#include "compress.h"
 #include "freelist.h"
 #include "os.h"
 
@@ -60,6 +61,7 @@ LARCH_INTERNAL void wstate_destroy(struct wstate *w)
     free(w->entry);
     free(w->record);
     free(w->zbuf);
+    compress_free(w);
     free(w);
 }
 
@@ -102,6 +104,7 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
     w->oldest = 0;
     w->no_reclaim = false;
     w->free_tree_drained = false;
+    compress_reset(w);
 }
 
 /* ---- The dirty-page hash: linear probing on pgno ------------------------ */

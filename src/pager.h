@@ -33,6 +33,10 @@ struct wstate {
     uint8_t *record;          /* a free-space record being built */
     uint8_t *zbuf;            /* a compressed value being stored */
     size_t zcap;
+    void *lz4_loaded;         /* an LZ4 stream with lz4_dict loaded */
+    void *lz4_work;           /* a copy of it, used up by one value */
+    const uint8_t *lz4_dict;
+    size_t lz4_dict_size;
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
     txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
     bool no_reclaim;          /* inside a free-tree change: do not reclaim */

@@ -13,6 +13,7 @@
 
 #include "btree.h"
 #include "bucket.h"
+#include "compress.h"
 #include "freelist.h"
 #include "os.h"
 
@@ -228,7 +229,11 @@ LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, co
         (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
         return LARCH_INVALID;
     int rc = data_call(txn, b, key, true, &t);
-    return rc ? rc : poison(txn, bt_put(txn, t, key->data, key->size, val->data, val->size, flags));
+    if (rc == 0)
+        rc = bt_put(txn, t, key->data, key->size, val->data, val->size, flags);
+    if (rc == 0 && (t->flags & TREE_LZ4) && !t->dict_pgno)
+        rc = dict_maybe_build(txn, t);
+    return poison(txn, rc);
 }
 
 LARCH_API int larch_del(larch_txn *txn, larch_bucket b, const larch_val *key)

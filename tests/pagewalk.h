@@ -1,7 +1,6 @@
 /*
- * pagewalk.h - a test-side audit of a whole file: every page from 2 to
- * npages - 1 must be reached exactly once, from the main tree, the free
- * tree, or a free record; tree descriptors must match what the walk counts.
+ * pagewalk.h - audit a database in tests: larch_check must find it sound
+ * (every page reached exactly once, counts matching, keys ordered, ...).
  */
 #ifndef LARCH_TEST_PAGEWALK_H
 #define LARCH_TEST_PAGEWALK_H
@@ -9,10 +8,13 @@
 #include "test.h"
 
 struct walk_counts {
-    uint64_t npages, main_pages, free_tree_pages, free_listed, entries;
+    uint64_t npages, main_pages, free_listed, entries;
 };
 
-/* Audit the last commit of db (CHECK fails on any problem). */
+/* Check the last commit of db (CHECK fails, with larch_check's messages, on any problem). */
 void pagewalk_audit(larch_db *db, struct walk_counts *out);
+
+/* Check what txn sees. */
+void audit_txn(larch_txn *txn, larch_check_report *rep);
 
 #endif
