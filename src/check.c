@@ -303,6 +303,9 @@ LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep)
     if (!c.seen)
         return ENOMEM;
     rep->pages = c.npages;
+    if (txn->db->truncated_from)
+        problem(&c, "the file is cut short: it holds %llu pages, its meta page names %llu",
+                (unsigned long long)c.npages, (unsigned long long)txn->db->truncated_from);
     check_metas(&c);
     check_tree(&c, &txn->meta.trees[TREE_MAIN], KIND_DATA, "bucket 0");
     check_tree(&c, &txn->meta.trees[TREE_CATALOG], KIND_CATALOG, "the catalog");

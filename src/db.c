@@ -261,8 +261,14 @@ static int read_page(int fd, uint64_t off, size_t len, uint8_t *buf, size_t *got
     return os_pread_full(fd, buf, len, off, got);
 }
 
-/* Read and choose the meta page; page size from meta 0, or by trying each for meta 1. */
-static int read_meta(int fd, uint64_t file_size, struct meta *out)
+/*
+ * Read and choose the meta page: page size from meta 0, or by trying each
+ * for meta 1. A meta page with a bad checksum is passed over (a torn last
+ * write); a sound one that names more pages than the file holds means the
+ * file was cut short: with fit that is damage, not a reason to fall back
+ * to the older meta page and silently lose the newest commit.
+ */
+static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out)
 {
     uint8_t *buf = malloc(MAX_PAGE_SIZE);
     struct meta m[2];
@@ -273,7 +279,7 @@ static int read_meta(int fd, uint64_t file_size, struct meta *out)
     int err = read_page(fd, 0, MIN(file_size, (uint64_t)MAX_PAGE_SIZE), buf, &got);
     if (err)
         goto out;
-    rc[0] = meta_decode(buf, got, 0, file_size, &m[0]);
+    rc[0] = meta_decode(buf, got, 0, 0, &m[0]);
     rc[1] = LARCH_NOTDB;
     for (uint32_t ps = MIN_PAGE_SIZE; ps <= MAX_PAGE_SIZE; ps <<= 1) {
         if (rc[0] == 0 && ps != m[0].page_size)
@@ -283,7 +289,7 @@ static int read_meta(int fd, uint64_t file_size, struct meta *out)
         err = read_page(fd, ps, ps, buf, &got);
         if (err)
             goto out;
-        int r = meta_decode(buf, got, 1, file_size, &m[1]);
+        int r = meta_decode(buf, got, 1, 0, &m[1]);
         if (r == 0 && m[1].page_size != ps)
             r = LARCH_CORRUPT;
         if (r == 0 || rc[1] == LARCH_NOTDB)
@@ -294,6 +300,8 @@ static int read_meta(int fd, uint64_t file_size, struct meta *out)
     int pick = meta_choose(rc, m);
     if (pick < 0)
         err = pick;
+    else if (fit && m[pick].npages * (uint64_t)m[pick].page_size > file_size)
+        err = CORRUPT();
     else
         *out = m[pick];
 out:
@@ -388,11 +396,20 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     /* Handles of another db are told apart by this salt in their generation. */
     bucket_table_init(&db->buckets, (uint16_t)(((uintptr_t)db >> 4) ^ (uintptr_t)time(NULL)));
 
-    struct meta m;
+    struct meta m = { 0 };
     struct version *v = NULL;
+    bool rdonly = o->flags & LARCH_RDONLY;
     int rc = open_locked(path, o, &db->fd, &db->file_size);
+    /* Read-only, a file cut short still opens, to salvage what it holds:
+     * reads of the missing pages report damage (and the check says why). */
     if (rc == 0)
-        rc = read_meta(db->fd, db->file_size, &m);
+        rc = read_meta(db->fd, db->file_size, !rdonly, &m);
+    if (rc == 0 && rdonly && m.npages * (uint64_t)m.page_size > db->file_size) {
+        db->truncated_from = m.npages;
+        m.npages = db->file_size / m.page_size;
+        if (m.npages < NUM_METAS)
+            rc = LARCH_CORRUPT;
+    }
     if (rc == 0) {
         db->page_size = m.page_size;
         db->page_shift = (unsigned)__builtin_ctz(m.page_size);

@@ -80,6 +80,7 @@ struct larch_db {
     uint32_t page_size;
     unsigned page_shift;
     uint64_t max_size;
+    pgno_t truncated_from; /* read-only open of a cut file: the pages its meta names */
 
     _Atomic(struct version *) current;
     struct reader_chunk readers;

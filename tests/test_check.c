@@ -1,0 +1,224 @@
+/*
+ * test_check.c - larch_check finds damage and names the page: a flipped
+ * byte in a branch page, a page referenced twice, a truncated file; and
+ * neither the check nor reads crash on randomly damaged files.
+ */
+#include "pagewalk.h"
+
+#include "format.h"
+#include "txn.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+static const char *make_db(const char *name, int n)
+{
+    const char *p = test_path(name);
+    larch_db *db;
+    larch_txn *txn;
+    larch_bucket z;
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(p, &o, &db));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "zipped", LARCH_CREATE | LARCH_LZ4, &z));
+    char kb[32], vb[6000];
+    for (int i = 0; i < n; i++) {
+        snprintf(kb, sizeof kb, "key%06d", i);
+        size_t vl = i % 40 == 0 ? 5000 : 60 + (size_t)(i % 150);
+        for (size_t j = 0; j < vl; j++)
+            vb[j] = "{\"name\":\"value\",\"n\":1}"[j % 23];
+        larch_val k = str_val(kb), v = val_of(vb, vl);
+        CHECK_OK(larch_put(txn, i % 2 ? z : 0, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+    larch_close(db);
+    return p;
+}
+
+static pgno_t main_root(const char *p)
+{
+    larch_db *db;
+    larch_txn *txn;
+    larch_options o = { 0 };
+    o.flags = LARCH_RDONLY;
+    CHECK_OK(larch_open(p, &o, &db));
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    pgno_t root = txn->meta.trees[TREE_MAIN].root;
+    CHECK(txn->meta.trees[TREE_MAIN].depth >= 2);
+    larch_abort(txn);
+    larch_close(db);
+    return root;
+}
+
+/* Run the check on a file; return its result and the report. */
+static int check_file(const char *p, larch_check_report *rep)
+{
+    larch_db *db;
+    larch_txn *txn;
+    larch_options o = { 0 };
+    o.flags = LARCH_RDONLY;
+    int rc = larch_open(p, &o, &db);
+    if (rc)
+        return rc;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    rc = larch_check(txn, rep);
+    larch_abort(txn);
+    larch_close(db);
+    return rc;
+}
+
+static bool message_has(const larch_check_report *rep, const char *text)
+{
+    for (unsigned i = 0; i < rep->nmessages; i++)
+        if (strstr(rep->message[i], text))
+            return true;
+    return false;
+}
+
+TEST(check, sound_file_passes)
+{
+    const char *p = make_db("a.db", 5000);
+    larch_check_report rep;
+    CHECK_OK(check_file(p, &rep));
+    CHECK(rep.problems == 0 && rep.nmessages == 0 && rep.entries == 5000 && rep.buckets == 1);
+    CHECK(rep.tree_pages + rep.free_pages + 2 == rep.pages);
+    CHECK_RC(larch_check(NULL, &rep), LARCH_INVALID);
+}
+
+TEST(check, flipped_byte_in_a_branch_page)
+{
+    const char *p = make_db("a.db", 5000);
+    pgno_t root = main_root(p);
+    file_flip_byte(p, root * 4096 + 4000);
+    larch_check_report rep;
+    CHECK_RC(check_file(p, &rep), LARCH_CORRUPT);
+    char want[64];
+    snprintf(want, sizeof want, "page %llu", (unsigned long long)root);
+    for (unsigned i = 0; i < rep.nmessages; i++)
+        printf("    %s\n", rep.message[i]);
+    CHECK(message_has(&rep, want) && message_has(&rep, "checksum"));
+}
+
+TEST(check, page_referenced_twice)
+{
+    const char *p = make_db("a.db", 5000);
+    pgno_t root = main_root(p);
+    /* Point the root's second child at its first one, with a fresh checksum. */
+    int fd = open(p, O_RDWR);
+    uint8_t page[4096];
+    CHECK(pread(fd, page, sizeof page, (off_t)(root * 4096)) == (ssize_t)sizeof page);
+    CHECK(pg_nkeys(page) >= 2);
+    pgno_t first = branch_child(pg_entry(page, 0)), second = branch_child(pg_entry(page, 1));
+    branch_set_child(pg_entry(page, 1), first);
+    put32(page, page_checksum(page, sizeof page));
+    CHECK(pwrite(fd, page, sizeof page, (off_t)(root * 4096)) == (ssize_t)sizeof page);
+    close(fd);
+    larch_check_report rep;
+    CHECK_RC(check_file(p, &rep), LARCH_CORRUPT);
+    for (unsigned i = 0; i < rep.nmessages; i++)
+        printf("    %s\n", rep.message[i]);
+    char want[64];
+    snprintf(want, sizeof want, "page %llu is reached twice", (unsigned long long)first);
+    CHECK(message_has(&rep, want));
+    CHECK(message_has(&rep, "lost") || message_has(&rep, "out of order") || second == first);
+}
+
+TEST(check, truncated_file)
+{
+    const char *p = make_db("a.db", 5000);
+    uint64_t size = file_size_of(p);
+    CHECK(truncate(p, (off_t)(size - 8 * 4096)) == 0);
+    larch_db *db;
+    CHECK_RC(larch_open(p, NULL, &db), LARCH_CORRUPT); /* not for writing */
+    larch_check_report rep;
+    CHECK_RC(check_file(p, &rep), LARCH_CORRUPT); /* read-only: opens, and the check says why */
+    for (unsigned i = 0; i < rep.nmessages; i++)
+        printf("    %s\n", rep.message[i]);
+    CHECK(message_has(&rep, "cut short"));
+    /* What is left can still be read; what is gone reports damage. */
+    larch_options o = { 0 };
+    o.flags = LARCH_RDONLY;
+    CHECK_OK(larch_open(p, &o, &db));
+    larch_txn *txn;
+    larch_cursor *c;
+    larch_val k, v;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK_OK(larch_cursor_open(txn, 0, &c));
+    int rc, n = 0;
+    while ((rc = larch_cursor_get(c, &k, &v, LARCH_NEXT)) == 0)
+        n++;
+    CHECK(rc == LARCH_NOTFOUND || rc == LARCH_CORRUPT);
+    printf("    %d entries of bucket 0 read before the end (%s)\n", n, larch_strerror(rc));
+    larch_cursor_close(c);
+    larch_abort(txn);
+    larch_close(db);
+}
+
+/* Flip random bytes in random pages; open, scan everything, check: never crash. */
+TEST(check, random_damage_never_crashes)
+{
+    rng_t r = { test_seed("random damage", 77) };
+    const char *good = make_db("good.db", 3000);
+    uint64_t size = file_size_of(good);
+    uint8_t *img = malloc(size);
+    int fd = open(good, O_RDONLY);
+    CHECK(pread(fd, img, size, 0) == (ssize_t)size);
+    close(fd);
+    const char *p = test_path("bad.db");
+    int rounds = test_long() ? 2000 : 200, opened = 0, found = 0;
+    for (int round = 0; round < rounds; round++) {
+        uint8_t *copy = malloc(size);
+        memcpy(copy, img, size);
+        int flips = 1 + (int)rng_below(&r, 8);
+        for (int f = 0; f < flips; f++) {
+            uint64_t off = rng_below(&r, size);
+            if (rng_below(&r, 2))
+                off = (off & ~4095ull) + rng_below(&r, 64); /* often the header */
+            copy[off] ^= (uint8_t)(1 + rng_below(&r, 255));
+        }
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        CHECK(write(fd, copy, size) == (ssize_t)size);
+        close(fd);
+        free(copy);
+        larch_db *db;
+        larch_options o = { 0 };
+        o.flags = LARCH_RDONLY;
+        if (larch_open(p, &o, &db) != 0)
+            continue;
+        opened++;
+        larch_txn *txn;
+        larch_check_report rep;
+        CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+        if (larch_check(txn, &rep) == LARCH_CORRUPT)
+            found++;
+        larch_bucket z;
+        larch_bucket buckets[2] = { 0, 0 };
+        if (larch_bucket_open(txn, "zipped", 0, &z) == 0)
+            buckets[1] = z;
+        for (int b = 0; b < 2; b++) {
+            larch_cursor *c;
+            larch_val k, v;
+            if (larch_cursor_open(txn, buckets[b], &c))
+                continue;
+            for (int dir = 0; dir < 2; dir++) {
+                int steps = 0;
+                while (larch_cursor_get(c, &k, &v, dir ? LARCH_PREV : LARCH_NEXT) == 0 && steps++ < 100000)
+                    ;
+            }
+            for (int g = 0; g < 20; g++) {
+                char kb[32];
+                snprintf(kb, sizeof kb, "key%06d", (int)rng_below(&r, 3000));
+                k = str_val(kb);
+                larch_get(txn, buckets[b], &k, &v);
+                larch_cursor_get(c, &k, &v, LARCH_SEEK);
+            }
+            larch_cursor_close(c);
+        }
+        larch_abort(txn);
+        larch_close(db);
+    }
+    printf("    %d damaged files: %d opened, the check found damage in %d\n", rounds, opened, found);
+    CHECK(found > 0);
+    free(img);
+}
