@@ -68,7 +68,7 @@ $(BUILD)/demo: cmd/demo/demo.c $(BUILD)/liblarch.a include/larch.h
 
 demo: deps
 	$(MAKE) $(BUILD)/demo
-	rm -f $(BUILD)/demo.db
+	rm -f $(BUILD)/demo.db $(BUILD)/demo.db.compact
 	$(BUILD)/demo $(BUILD)/demo.db
 
 # ---- tests -----------------------------------------------------------------
@@ -90,10 +90,10 @@ test: deps
 # Sanitizer builds compile library and tests together, from source.
 $(BUILD)/asan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/asan
 	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	    -fno-sanitize-recover=undefined -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
+	    -fno-sanitize-recover=undefined -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
 
 $(BUILD)/tsan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/tsan
-	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
+	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
 
 test-asan: deps
 	$(MAKE) $(BUILD)/asan/larch_test

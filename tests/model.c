@@ -83,6 +83,32 @@ void value_fill(uint8_t *buf, uint64_t seed, size_t len)
 {
     rng_t r = { seed };
     size_t i = 0;
+    if (seed & 1) {
+        /* Odd seeds: text that compresses, like JSON records do: a window,
+         * chosen by the seed, of a fixed block of JSON-ish words. */
+        static char text[8192];
+        static int made;
+        if (!made) {
+            static const char *words[] = { "{\"name\":", "\"value\"", ",\"count\":", "12", "true", "},",
+                                           "\"status\":\"ok\"", " " };
+            rng_t t = { 99 };
+            for (size_t j = 0; j < sizeof text;) {
+                const char *wd = words[rng_below(&t, 8)];
+                size_t n = MIN(strlen(wd), sizeof text - j);
+                memcpy(text + j, wd, n);
+                j += n;
+            }
+            made = 1;
+        }
+        size_t at = (size_t)(rng_next(&r) % 4096);
+        while (i < len) {
+            size_t n = MIN(len - i, sizeof text - at);
+            memcpy(buf + i, text + at, n);
+            i += n;
+            at = 0;
+        }
+        return;
+    }
     for (; i + 8 <= len; i += 8) {
         uint64_t x = rng_next(&r);
         memcpy(buf + i, &x, 8);

@@ -71,6 +71,10 @@ static inline uint64_t rng_next(rng_t *r)
 }
 static inline uint64_t rng_below(rng_t *r, uint64_t n) { return n ? rng_next(r) % n : 0; }
 
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+
 /* Whether a long (stress) run was asked for: LARCH_TEST_LONG=1. */
 bool test_long(void);
 

@@ -257,3 +257,76 @@ TEST(concurrency, many_readers_at_once)
     larch_abort(r[0]);
     larch_close(db);
 }
+
+/* Readers list and open buckets while the writer creates and deletes them. */
+static void *bucket_reader(void *arg)
+{
+    struct shared *s = arg;
+    while (!atomic_load(&s->done)) {
+        larch_txn *txn;
+        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
+            atomic_fetch_add(&s->failures, 1);
+            return NULL;
+        }
+        char after[300] = "";
+        larch_val name;
+        while (larch_bucket_next(txn, after, &name) == 0) {
+            memcpy(after, name.data, name.size);
+            after[name.size] = 0;
+            larch_bucket b;
+            int rc = larch_bucket_open(txn, after, 0, &b);
+            if (rc) { /* it is in this snapshot's catalog: opening must work */
+                atomic_fetch_add(&s->failures, 1);
+                continue;
+            }
+            larch_val k = str_val("k"), v;
+            rc = larch_get(txn, b, &k, &v);
+            /* INVALID only if a commit deleted it meanwhile (handles die with their bucket) */
+            if (rc == 0 ? v.size != strlen(after) || memcmp(v.data, after, v.size) : rc != LARCH_INVALID)
+                atomic_fetch_add(&s->failures, 1);
+        }
+        larch_abort(txn);
+        atomic_fetch_add(&s->reads, 1);
+    }
+    return NULL;
+}
+
+TEST(concurrency, buckets_come_and_go_under_readers)
+{
+    struct shared s = { 0 };
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(test_path("buckets.db"), &o, &s.db));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, bucket_reader, &s) == 0);
+    int rounds = test_long() ? 5000 : 800;
+    for (int n = 0; n < rounds; n++) {
+        larch_txn *txn;
+        larch_bucket b;
+        char name[32];
+        CHECK_OK(larch_begin(s.db, 0, &txn));
+        snprintf(name, sizeof name, "b%05d", n);
+        CHECK_OK(larch_bucket_open(txn, name, LARCH_CREATE | (n % 2 ? LARCH_LZ4 : 0), &b));
+        larch_val k = str_val("k"), v = str_val(name);
+        CHECK_OK(larch_put(txn, b, &k, &v, 0));
+        if (n >= 10) { /* keep about ten */
+            snprintf(name, sizeof name, "b%05d", n - 10);
+            int rc = larch_bucket_open(txn, name, 0, &b); /* absent if its round aborted */
+            CHECK(rc == 0 || ((n - 10) % 7 == 3 && rc == LARCH_NOTFOUND));
+            if (rc == 0)
+                CHECK_OK(larch_bucket_drop(txn, b, 1));
+        }
+        if (n % 7 == 3)
+            larch_abort(txn);
+        else
+            CHECK_OK(larch_commit(txn));
+    }
+    atomic_store(&s.done, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    printf("    %d bucket generations, %ld reader passes\n", rounds, atomic_load(&s.reads));
+    CHECK(atomic_load(&s.failures) == 0);
+    pagewalk_audit(s.db, NULL);
+    larch_close(s.db);
+}

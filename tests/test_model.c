@@ -287,3 +287,193 @@ TEST(model, random_seed)
     /* A new seed every run widens what CI explores over time; it is printed. */
     run_model(test_seed("model random", (uint64_t)time(NULL)), 2048, 300);
 }
+
+/* ---- Several buckets at once --------------------------------------------- */
+
+#define NAMES 5
+
+struct bucket_model {
+    bool exists, lz4;
+    larch_bucket h;
+    struct model m;
+};
+
+struct world {
+    struct bucket_model b[NAMES + 1]; /* [NAMES] is bucket 0 */
+};
+
+static void world_copy(struct world *dst, const struct world *src)
+{
+    for (int i = 0; i <= NAMES; i++) {
+        struct model keep = dst->b[i].m;
+        dst->b[i] = src->b[i];
+        dst->b[i].m = keep;
+        model_copy(&dst->b[i].m, &src->b[i].m);
+    }
+}
+
+static void world_free(struct world *w)
+{
+    for (int i = 0; i <= NAMES; i++)
+        model_free(&w->b[i].m);
+}
+
+static const char *bucket_name(int i)
+{
+    static const char *names[NAMES] = { "alpha", "beta", "gamma", "delta", "\xce\xb5psilon" };
+    return names[i];
+}
+
+/* The handles of existing buckets, found again (after a reopen, say). */
+static void world_rehandle(larch_db *db, struct world *w)
+{
+    larch_txn *txn;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    for (int i = 0; i < NAMES; i++)
+        if (w->b[i].exists)
+            CHECK_OK(larch_bucket_open(txn, bucket_name(i), 0, &w->b[i].h));
+    larch_abort(txn);
+    w->b[NAMES].exists = true;
+    w->b[NAMES].h = 0;
+}
+
+static void world_verify(larch_txn *txn, const struct world *w, rng_t *vr)
+{
+    char after[300] = "";
+    larch_val name;
+    int listed = 0, existing = 0;
+    while (larch_bucket_next(txn, after, &name) == 0) {
+        memcpy(after, name.data, name.size);
+        after[name.size] = 0;
+        listed++;
+    }
+    for (int i = 0; i <= NAMES; i++) {
+        if (!w->b[i].exists)
+            continue;
+        existing += i < NAMES;
+        model_verify(txn, w->b[i].h, &w->b[i].m, vr);
+        struct larch_stat st;
+        CHECK_OK(larch_stat(txn, w->b[i].h, &st));
+        CHECK(st.entries == w->b[i].m.n && (st.flags == LARCH_LZ4) == w->b[i].lz4);
+    }
+    CHECK_MSG(listed == existing, "bucket_next lists %d buckets, the model has %d", listed, existing);
+}
+
+static void run_buckets(uint64_t seed, uint32_t page_size, int ntxn)
+{
+    struct run t = { .r = { seed } };
+    struct world w = { 0 }, work = { 0 };
+    rng_t vr = { seed ^ 0x77 };
+    t.path = test_path("buckets.db");
+    unlink(t.path);
+    t.opts.page_size = page_size;
+    t.opts.flags = LARCH_NOSYNC;
+    t.ps = page_size;
+    CHECK_OK(larch_open(t.path, &t.opts, &t.db));
+    t.maxk = larch_max_key_size(t.db);
+    w.b[NAMES].exists = true;
+    for (int n = 0; n < ntxn; n++) {
+        larch_txn *txn;
+        CHECK_OK(larch_begin(t.db, 0, &txn));
+        world_copy(&work, &w);
+        for (int o = 0, nops = 1 + (int)rng_below(&t.r, 60); o < nops; o++) {
+            int i = (int)rng_below(&t.r, NAMES + 1);
+            struct bucket_model *bm = &work.b[i];
+            uint64_t c = rng_below(&t.r, 100);
+            if (i < NAMES && !bm->exists) {
+                if (c < 30) { /* create */
+                    bm->lz4 = rng_below(&t.r, 2);
+                    CHECK_OK(larch_bucket_open(txn, bucket_name(i), LARCH_CREATE | (bm->lz4 ? LARCH_LZ4 : 0),
+                                               &bm->h));
+                    bm->exists = true;
+                } else {
+                    larch_bucket h;
+                    CHECK_RC(larch_bucket_open(txn, bucket_name(i), 0, &h), LARCH_NOTFOUND);
+                }
+                continue;
+            }
+            uint64_t rare = rng_below(&t.r, 1000);
+            if (rare < 3 && i < NAMES) { /* delete */
+                CHECK_OK(larch_bucket_drop(txn, bm->h, 1));
+                bm->exists = false;
+                model_free(&bm->m);
+                continue;
+            }
+            if (rare >= 3 && rare < 6) { /* empty */
+                CHECK_OK(larch_bucket_drop(txn, bm->h, 0));
+                model_free(&bm->m);
+                continue;
+            }
+            /* data ops in this bucket */
+            uint8_t kb[LARCH_MAX_KEY_SIZE];
+            size_t kl = key_for(rng_below(&t.r, 2000), t.maxk, kb);
+            larch_val k = val_of(kb, kl), v;
+            bool found;
+            model_lower(&bm->m, kb, kl, &found);
+            if (c < 70) {
+                size_t vl = value_len(&t.r, t.ps);
+                uint64_t vs = ++t.vcounter * 1000003;
+                uint8_t *vb = malloc(vl + 1);
+                value_fill(vb, vs, vl);
+                v = val_of(vb, vl);
+                CHECK_OK(larch_put(txn, bm->h, &k, &v, 0));
+                model_put(&bm->m, kb, kl, vs, vl);
+                free(vb);
+            } else if (c < 90) {
+                CHECK_RC(larch_del(txn, bm->h, &k), found ? 0 : LARCH_NOTFOUND);
+                model_del(&bm->m, kb, kl);
+            } else if (c < 97) {
+                int rc = larch_get(txn, bm->h, &k, &v);
+                CHECK_RC(rc, found ? 0 : LARCH_NOTFOUND);
+            } else {
+                model_verify(txn, bm->h, &bm->m, &vr);
+            }
+        }
+        if (rng_below(&t.r, 100) < 85) {
+            CHECK_OK(larch_commit(txn));
+            world_copy(&w, &work);
+        } else {
+            larch_abort(txn);
+            /* Handles of buckets created in the aborted txn are gone. */
+            for (int i = 0; i < NAMES; i++)
+                if (work.b[i].exists && !w.b[i].exists) {
+                    larch_txn *r;
+                    larch_val k = str_val("x"), v;
+                    CHECK_OK(larch_begin(t.db, LARCH_RDONLY, &r));
+                    CHECK_RC(larch_get(r, work.b[i].h, &k, &v), LARCH_INVALID);
+                    larch_abort(r);
+                }
+        }
+        larch_txn *check;
+        CHECK_OK(larch_begin(t.db, LARCH_RDONLY, &check));
+        world_verify(check, &w, &vr);
+        larch_abort(check);
+        if (n % 20 == 19)
+            pagewalk_audit(t.db, NULL);
+        if (n % 50 == 49) {
+            larch_close(t.db);
+            CHECK_OK(larch_open(t.path, &t.opts, &t.db));
+            world_rehandle(t.db, &w);
+        }
+    }
+    pagewalk_audit(t.db, NULL);
+    larch_close(t.db);
+    size_t total = 0;
+    for (int i = 0; i <= NAMES; i++)
+        total += w.b[i].m.n;
+    printf("    %d txns over %d buckets, %zu keys at the end, page size %u\n", ntxn, NAMES + 1, total, page_size);
+    world_free(&w);
+    world_free(&work);
+}
+
+TEST(model, buckets)
+{
+    int rounds = test_long() ? 10 : 2;
+    for (int i = 0; i < rounds; i++)
+        run_buckets(test_seed("buckets", 4000 + (uint64_t)i), i % 2 ? 1024 : 4096, 250);
+}
+
+TEST(model, buckets_random_seed)
+{
+    run_buckets(test_seed("buckets random", (uint64_t)time(NULL) * 3), 2048, 250);
+}
