@@ -153,6 +153,16 @@ static int txn_slot(larch_txn *txn, uint32_t idx, struct txn_bucket **out)
     return 0;
 }
 
+/* Make slot tb hold entry e's bucket with descriptor t, as loaded. */
+static void slot_fill(struct txn_bucket *tb, struct bucket_entry *e, const struct tree *t)
+{
+    memset(tb, 0, sizeof *tb);
+    tb->handle = e->handle;
+    tb->state = TB_LOADED;
+    tb->entry = e;
+    tb->tree = tb->orig = *t;
+}
+
 static int catalog_get(larch_txn *txn, const void *name, size_t len, struct tree *t)
 {
     larch_val v;
@@ -172,11 +182,7 @@ static int slot_load(larch_txn *txn, struct bucket_entry *e, struct txn_bucket *
         rc = catalog_get(txn, e->name, e->namelen, &t);
         if (rc)
             return rc;
-        memset(tb, 0, sizeof *tb);
-        tb->handle = e->handle;
-        tb->state = TB_LOADED;
-        tb->entry = e;
-        tb->tree = tb->orig = t;
+        slot_fill(tb, e, &t);
     }
     *out = tb;
     return 0;
@@ -220,17 +226,13 @@ static int entry_for_name(larch_txn *txn, const char *name, size_t len, bool exi
 static int create_bucket(larch_txn *txn, struct bucket_entry *e, unsigned flags)
 {
     struct txn_bucket *tb;
+    struct tree empty = { .flags = (flags & LARCH_LZ4) ? TREE_LZ4 : 0 };
     uint8_t rec[CATALOG_RECORD_SIZE];
     int rc = txn_slot(txn, e->handle & 0xffffu, &tb);
     if (rc)
         return rc;
-    memset(tb, 0, sizeof *tb);
-    tb->handle = e->handle;
-    tb->state = TB_LOADED;
-    tb->entry = e;
+    slot_fill(tb, e, &empty);
     tb->created = atomic_load(&e->state) == ENTRY_PENDING;
-    tb->tree.flags = (flags & LARCH_LZ4) ? TREE_LZ4 : 0;
-    tb->orig = tb->tree;
     catalog_record_encode(&tb->tree, rec);
     txn->mod_seq++;
     return bt_put(txn, &txn->meta.trees[TREE_CATALOG], e->name, e->namelen, rec, sizeof rec, LARCH_NOOVERWRITE);
