@@ -1,7 +1,7 @@
 # larch - build, test and install.
 #
-#   make              the libraries (build/liblarch.a, build/liblarch.so) and
-#                     the amalgamation (build/larch.c)
+#   make              the libraries (build/liblarch.a, build/liblarch.so), the
+#                     amalgamation (build/larch.c) and the dbutil command
 #   make demo         build and run the example program
 #   make test         build and run every test (ends with "N passed, M failed")
 #   make test-asan    the test suite under AddressSanitizer + UBSan
@@ -30,11 +30,12 @@ TEST_HDRS := $(wildcard tests/*.h)
 
 .PHONY: all deps demo test test-asan test-tsan clean install check-symbols
 
-all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c
+all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c $(BUILD)/dbutil
 
 # ---- dependencies ----------------------------------------------------------
-# Debian packages: compilers, pkg-config, LZ4.
-DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils
+# Debian packages: compilers, pkg-config, LZ4; LMDB's tools for the dump/load
+# interop tests.
+DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils lmdb-utils
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -61,6 +62,13 @@ $(BUILD)/larch.c: src/amalgamate.sh $(SRCS) $(HDRS)
 
 $(BUILD)/obj $(BUILD)/test $(BUILD)/asan $(BUILD)/tsan:
 	mkdir -p $@
+
+# ---- dbutil ------------------------------------------------------------------
+# dbutil links the static library and reads the file format's header for its
+# page inspection commands.
+DBUTIL_SRCS := $(sort $(wildcard cmd/dbutil/*.c))
+$(BUILD)/dbutil: $(DBUTIL_SRCS) cmd/dbutil/dbutil.h $(BUILD)/liblarch.a $(HDRS)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -Isrc $(DBUTIL_SRCS) $(BUILD)/liblarch.a $(LIBS) -o $@
 
 # ---- demo ------------------------------------------------------------------
 $(BUILD)/demo: cmd/demo/demo.c $(BUILD)/liblarch.a include/larch.h
@@ -108,6 +116,8 @@ test-tsan: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 644 include/larch.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/dbutil $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/liblarch.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/liblarch.so $(DESTDIR)$(PREFIX)/lib/liblarch.so.0
 	ln -sf liblarch.so.0 $(DESTDIR)$(PREFIX)/lib/liblarch.so

@@ -6,6 +6,8 @@
  * problem is written down and walked around rather than trusted, so a
  * damaged file gives a report, never a crash.
  */
+#include "check.h"
+
 #include "btree.h"
 #include "bucket.h"
 #include "compress.h"
@@ -18,6 +20,9 @@
 struct checker {
     larch_txn *txn;
     larch_check_report *rep;
+    const struct check_hooks *hooks;
+    const char *tree;  /* the tree being walked, for the hooks */
+    uint64_t reached;  /* pages reached, for progress */
     uint32_t ps;
     pgno_t npages;
     uint8_t *seen; /* one byte a page: simpler than bits, and 1/4096 of the file */
@@ -58,7 +63,15 @@ static bool mark(struct checker *c, pgno_t p, const char *what, pgno_t from)
         return false;
     }
     c->seen[p] = 1;
+    if (c->hooks && c->hooks->progress && (++c->reached & 1023) == 0)
+        c->hooks->progress(c->hooks->ctx, c->reached, c->npages);
     return true;
+}
+
+static void tell(struct checker *c, pgno_t p, uint64_t n, const char *role)
+{
+    if (c->hooks && c->hooks->page)
+        c->hooks->page(c->hooks->ctx, p, n, role, c->tree);
 }
 
 static bool is_dirty(const struct checker *c, pgno_t p)
@@ -127,8 +140,10 @@ static void free_record(struct checker *c, pgno_t pgno, const larch_val *k, cons
     }
     for (size_t i = 0; i < vlen / 8; i++) {
         pgno_t p = get64(v + 8 * i);
-        if (p && mark(c, p, "free record", pgno))
+        if (p && mark(c, p, "free record", pgno)) {
             c->rep->free_pages++;
+            tell(c, p, 1, "free");
+        }
     }
 }
 
@@ -158,6 +173,7 @@ static void leaf_entry(struct checker *c, const struct tree *t, const uint8_t *p
         for (uint64_t j = 0; j < n; j++)
             if (!mark(c, run + j, "overflow run", pgno))
                 return;
+        tell(c, run, n, "overflow");
         check_checksum(c, v - PAGE_HEADER_SIZE, run, n * c->ps, "overflow run");
         c->overflow += n;
     }
@@ -209,6 +225,7 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
     unsigned n = pg_nkeys(p);
     if (n == 0 && level > 0)
         problem(c, "page %llu is empty", (unsigned long long)pgno);
+    tell(c, pgno, 1, type == PAGE_LEAF ? "leaf" : "branch");
     type == PAGE_LEAF ? c->leaf++ : c->branch++;
     const uint8_t *prev = NULL;
     size_t prevlen = 0;
@@ -247,6 +264,7 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
 
 static void check_tree(struct checker *c, const struct tree *t, enum tree_kind kind, const char *name)
 {
+    c->tree = name;
     c->branch = c->leaf = c->overflow = c->entries = c->value_bytes = c->stored_bytes = 0;
     if (t->dict_pgno) {
         const uint8_t *d = NULL;
@@ -257,6 +275,7 @@ static void check_tree(struct checker *c, const struct tree *t, enum tree_kind k
         } else {
             for (uint64_t j = 0; j < n; j++)
                 mark(c, t->dict_pgno + j, "dictionary", 0);
+            tell(c, t->dict_pgno, n, "dictionary");
             check_checksum(c, d - PAGE_HEADER_SIZE, t->dict_pgno, n * c->ps, "dictionary");
             c->rep->tree_pages += n;
         }
@@ -295,10 +314,15 @@ static void check_metas(struct checker *c)
 
 LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep)
 {
+    return check_run(txn, rep, NULL);
+}
+
+LARCH_INTERNAL int check_run(larch_txn *txn, larch_check_report *rep, const struct check_hooks *hooks)
+{
     if (!txn || !rep)
         return LARCH_INVALID;
     memset(rep, 0, sizeof *rep);
-    struct checker c = { .txn = txn, .rep = rep, .ps = txn->page_size, .npages = txn->meta.npages };
+    struct checker c = { .txn = txn, .rep = rep, .hooks = hooks, .ps = txn->page_size, .npages = txn->meta.npages };
     c.seen = calloc(c.npages ? c.npages : 1, 1);
     if (!c.seen)
         return ENOMEM;
@@ -322,8 +346,10 @@ LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep)
         const struct pglist *lists[2] = { &txn->w->avail, &txn->w->freed };
         for (int l = 0; l < 2; l++)
             for (size_t i = 0; i < lists[l]->n; i++)
-                if (mark(&c, lists[l]->v[i], "free in this transaction", 0))
+                if (mark(&c, lists[l]->v[i], "free in this transaction", 0)) {
                     rep->free_pages++;
+                    tell(&c, lists[l]->v[i], 1, "free");
+                }
     }
     uint64_t leaked = 0;
     pgno_t first_leak = 0;

@@ -29,6 +29,10 @@ echo "== amalgamation"
 "$build/test/amalg_test" | tee "$out"
 tally "$out" amalg_test
 
+echo "== dbutil"
+bash "$(dirname "$0")/test_dbutil.sh" "$build" | tee "$out"
+tally "$out" test_dbutil.sh
+
 echo "== exported symbols"
 sh "$(dirname "$0")/symbols.sh" "$build" | tee "$out"
 tally "$out" symbols.sh
