@@ -24,6 +24,7 @@ struct dumper {
     uint32_t page_size;
     struct progress prog;
     uint64_t done;
+    const char *file;
 };
 
 static int dump_bucket(struct dumper *d, larch_bucket b, const void *name, size_t namelen, const char *file)
@@ -53,6 +54,12 @@ static int dump_bucket(struct dumper *d, larch_bucket b, const void *name, size_
     larch_cursor_close(c);
     fputs("DATA=END\n", d->out);
     return rc == LARCH_NOTFOUND ? 0 : fail(file, rc);
+}
+
+static int dump_named(void *ctx, larch_bucket b, const char *name, size_t len)
+{
+    struct dumper *d = ctx;
+    return dump_bucket(d, b, name, len, d->file);
 }
 
 int cmd_dump(struct opts *o)
@@ -86,23 +93,13 @@ int cmd_dump(struct opts *o)
         }
     } else {
         /* Bucket 0 when it holds anything (or is all there is), then every named one. */
-        char name[256] = "";
-        larch_val nm;
         larch_stat(d.txn, 0, &st);
         progress_start(&d.prog, "dump", "entries", 0);
         if (st.entries || info.buckets == 0)
             rc = dump_bucket(&d, 0, NULL, 0, file);
-        while (rc == 0 && (rc = larch_bucket_next(d.txn, name, &nm)) == 0) {
-            memcpy(name, nm.data, nm.size);
-            name[nm.size] = 0;
-            rc = find_bucket(d.txn, file, name, false, &b);
-            if (rc == 0)
-                rc = dump_bucket(&d, b, name, nm.size, file);
-        }
-        if (rc == LARCH_NOTFOUND)
-            rc = 0;
-        else if (rc < 0)
-            rc = fail(file, rc);
+        d.file = file;
+        if (rc == 0)
+            rc = for_each_bucket(d.txn, file, dump_named, &d);
     }
     progress_end(&d.prog);
     if (d.out != stdout && fclose(d.out) != 0 && rc == 0)

@@ -129,6 +129,22 @@ static void stat_bucket_json(const char *name, size_t len, const struct larch_st
            (unsigned long long)st->stored_bytes, (unsigned long long)st->sequence);
 }
 
+static int stat_one_text(void *ctx, larch_bucket b, const char *name, size_t len)
+{
+    struct larch_stat st;
+    larch_stat(ctx, b, &st);
+    stat_bucket_text(name, len, &st);
+    return 0;
+}
+
+static int stat_one_json(void *ctx, larch_bucket b, const char *name, size_t len)
+{
+    struct larch_stat st;
+    larch_stat(ctx, b, &st);
+    stat_bucket_json(name, len, &st, false);
+    return 0;
+}
+
 int cmd_stat(struct opts *o)
 {
     const char *file = o->pos[0];
@@ -171,32 +187,17 @@ int cmd_stat(struct opts *o)
                    (unsigned long long)fs.longest_run);
     }
     struct larch_stat st;
-    bool first = true;
     larch_bucket b;
-    if (rc == 0 && (!o->all || true)) {
-        if (!o->bucket) {
-            larch_stat(txn, 0, &st);
-            o->json ? stat_bucket_json(NULL, 0, &st, first) : stat_bucket_text(NULL, 0, &st);
-            first = false;
-        } else if ((rc = find_bucket(txn, file, o->bucket, false, &b)) == 0) {
-            larch_stat(txn, b, &st);
-            o->json ? stat_bucket_json(o->bucket, strlen(o->bucket), &st, first)
-                    : stat_bucket_text(o->bucket, strlen(o->bucket), &st);
-        }
+    if (rc == 0 && !o->bucket) {
+        larch_stat(txn, 0, &st);
+        o->json ? stat_bucket_json(NULL, 0, &st, true) : stat_bucket_text(NULL, 0, &st);
+    } else if (rc == 0 && (rc = find_bucket(txn, file, o->bucket, false, &b)) == 0) {
+        larch_stat(txn, b, &st);
+        o->json ? stat_bucket_json(o->bucket, strlen(o->bucket), &st, true)
+                : stat_bucket_text(o->bucket, strlen(o->bucket), &st);
     }
-    if (rc == 0 && o->all) {
-        char name[256] = "";
-        larch_val nm;
-        while ((rc = larch_bucket_next(txn, name, &nm)) == 0) {
-            memcpy(name, nm.data, nm.size);
-            name[nm.size] = 0;
-            if ((rc = find_bucket(txn, file, name, false, &b)) != 0)
-                break;
-            larch_stat(txn, b, &st);
-            o->json ? stat_bucket_json(name, nm.size, &st, false) : stat_bucket_text(name, nm.size, &st);
-        }
-        rc = rc == LARCH_NOTFOUND ? 0 : rc < 0 ? fail(file, rc) : rc;
-    }
+    if (rc == 0 && o->all)
+        rc = for_each_bucket(txn, file, o->json ? stat_one_json : stat_one_text, txn);
     if (rc == 0 && o->json)
         printf("]}\n");
     larch_abort(txn);
@@ -205,6 +206,15 @@ int cmd_stat(struct opts *o)
 }
 
 /* ---- buckets ----------------------------------------------------------------- */
+
+static int list_one(void *ctx, larch_bucket b, const char *name, size_t len)
+{
+    struct larch_stat st;
+    larch_stat(ctx, b, &st);
+    write_name(stdout, name, len, false);
+    printf("\t%llu\n", (unsigned long long)st.entries);
+    return 0;
+}
 
 int cmd_buckets(struct opts *o)
 {
@@ -218,20 +228,7 @@ int cmd_buckets(struct opts *o)
         larch_close(db);
         return fail(file, rc);
     }
-    char name[256] = "";
-    larch_val nm;
-    while ((rc = larch_bucket_next(txn, name, &nm)) == 0) {
-        larch_bucket b;
-        struct larch_stat st;
-        memcpy(name, nm.data, nm.size);
-        name[nm.size] = 0;
-        if ((rc = find_bucket(txn, file, name, false, &b)) != 0)
-            break;
-        larch_stat(txn, b, &st);
-        write_name(stdout, name, nm.size, false);
-        printf("\t%llu\n", (unsigned long long)st.entries);
-    }
-    rc = rc == LARCH_NOTFOUND ? 0 : rc < 0 ? fail(file, rc) : rc;
+    rc = for_each_bucket(txn, file, list_one, txn);
     larch_abort(txn);
     larch_close(db);
     return rc;

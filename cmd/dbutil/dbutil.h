@@ -52,6 +52,14 @@ int open_db(const char *path, bool rdonly, larch_db **db);
 /* The bucket named by -b (0 without -b); create it when asked. */
 int find_bucket(larch_txn *txn, const char *file, const char *name, bool create, larch_bucket *b);
 
+/*
+ * Call fn for every named bucket of txn in name order (name NUL-terminated,
+ * len its length). Stops at the first nonzero return of fn and gives it
+ * back; prints and returns EXIT_NO when the listing itself fails.
+ */
+int for_each_bucket(larch_txn *txn, const char *file,
+                    int (*fn)(void *ctx, larch_bucket b, const char *name, size_t len), void *ctx);
+
 /* ---- text.c: escaping ---------------------------------------------------- */
 
 enum esc { ESC_PRINT, ESC_HEX };

@@ -119,6 +119,22 @@ int find_bucket(larch_txn *txn, const char *file, const char *name, bool create,
     return rc ? fail(file, rc) : 0;
 }
 
+int for_each_bucket(larch_txn *txn, const char *file,
+                    int (*fn)(void *ctx, larch_bucket b, const char *name, size_t len), void *ctx)
+{
+    char name[256] = "";
+    larch_val nm;
+    int rc;
+    while ((rc = larch_bucket_next(txn, name, &nm)) == 0) {
+        larch_bucket b;
+        memcpy(name, nm.data, nm.size);
+        name[nm.size] = 0;
+        if ((rc = find_bucket(txn, file, name, false, &b)) != 0 || (rc = fn(ctx, b, name, nm.size)) != 0)
+            return rc;
+    }
+    return rc == LARCH_NOTFOUND ? 0 : fail(file, rc);
+}
+
 static void general_help(FILE *f)
 {
     fprintf(f, "dbutil %s - inspect, dump, load, check, copy and edit larch databases\n\n"
