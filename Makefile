@@ -4,7 +4,7 @@
 #                     amalgamation (build/larch.c) and the dbutil command
 #   make demo         build and run the example program
 #   make test         build and run every test (ends with "N passed, M failed")
-#   make test-asan    the test suite under AddressSanitizer + UBSan
+#   make test-asan    the test suite and dbutil's under AddressSanitizer + UBSan
 #   make test-tsan    the test suite under ThreadSanitizer
 #   make deps         install the Debian packages the build and tests need
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -103,10 +103,15 @@ $(BUILD)/asan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/a
 $(BUILD)/tsan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/tsan
 	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
 
+$(BUILD)/asan/dbutil: $(SRCS) $(HDRS) $(DBUTIL_SRCS) cmd/dbutil/dbutil.h | $(BUILD)/asan
+	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	    -fno-sanitize-recover=undefined -Iinclude -Isrc -pthread $(SRCS) $(DBUTIL_SRCS) $(LIBS) -o $@
+
 test-asan: deps
-	$(MAKE) $(BUILD)/asan/larch_test
+	$(MAKE) $(BUILD)/asan/larch_test $(BUILD)/asan/dbutil
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(BUILD)/asan/larch_test
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/test_dbutil.sh $(BUILD)/asan
 
 test-tsan: deps
 	$(MAKE) $(BUILD)/tsan/larch_test
