@@ -85,6 +85,9 @@ extern "C" {
                                    a power loss may lose or damage recent commits */
 #define LARCH_NOMETASYNC 0x4u /**< sync the data but not the meta page: a power loss
                                    may undo the last commit, never damages the file */
+#define LARCH_VERIFY     0x8u /**< verify each page's checksum the first time a transaction
+                                   reads it: silent damage (bit rot) gives LARCH_CORRUPT
+                                   instead of wrong data; costs a CRC32C per page read */
 
 /* larch_put() flags */
 #define LARCH_NOOVERWRITE 0x10u /**< fail with LARCH_EXISTS if the key is present */
@@ -121,7 +124,7 @@ typedef struct larch_val {
 
 /** How to open a database. Zero-initialize, then set what you need. */
 typedef struct larch_options {
-    unsigned flags;     /**< LARCH_RDONLY, LARCH_NOSYNC, LARCH_NOMETASYNC */
+    unsigned flags;     /**< LARCH_RDONLY, LARCH_NOSYNC, LARCH_NOMETASYNC, LARCH_VERIFY */
     uint32_t page_size; /**< for a new file only; 0 means 4096; a power of two 1024..65536 */
     uint64_t max_size;  /**< 0: no limit; else a commit that would grow the file past
                              this many bytes fails with LARCH_FULL */

@@ -31,17 +31,9 @@ struct out {
 
 static int out_flush(struct out *o)
 {
-    size_t done = 0;
-    while (o->fd >= 0 && done < o->len) {
-        ssize_t r = write(o->fd, o->buf + done, o->len - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? errno : EIO;
-        done += (size_t)r;
-    }
+    int rc = o->fd >= 0 ? os_write_all(o->fd, o->buf, o->len) : 0;
     o->len = 0;
-    return 0;
+    return rc;
 }
 
 static int out_write(struct out *o, const void *p, size_t n)

@@ -382,7 +382,7 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     const larch_options *o = opts ? opts : &defaults;
     if (dbp)
         *dbp = NULL;
-    if (!path || !*path || !dbp || (o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC)) ||
+    if (!path || !*path || !dbp || (o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC | LARCH_VERIFY)) ||
         !valid_new_page_size(o->page_size) || o->mode < 0)
         return LARCH_INVALID;
 

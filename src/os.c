@@ -24,6 +24,7 @@ static int sys_flock(int fd, int op) { return flock(fd, op); }
 static int sys_link(const char *from, const char *to) { return link(from, to); }
 static int sys_rename(const char *from, const char *to) { return rename(from, to); }
 static int sys_unlink(const char *path) { return unlink(path); }
+static ssize_t sys_write(int fd, const void *buf, size_t len) { return write(fd, buf, len); }
 
 static int sys_fstat_size(int fd, uint64_t *size)
 {
@@ -41,7 +42,7 @@ static void *sys_mmap(size_t len, int fd)
 
 static const struct os_io default_io = {
     sys_open, sys_close, sys_pread, sys_pwritev, sys_fdatasync, sys_fsync, sys_ftruncate,
-    sys_fstat_size, sys_mmap, sys_munmap, sys_flock, sys_link, sys_rename, sys_unlink,
+    sys_fstat_size, sys_mmap, sys_munmap, sys_flock, sys_link, sys_rename, sys_unlink, sys_write,
 };
 
 static const struct os_io *current_io = &default_io;
@@ -210,4 +211,18 @@ LARCH_INTERNAL int os_sync_dir_of(const char *path)
     os_close(fd);
     /* Some file systems cannot sync a directory; that is not a failure of ours. */
     return (rc == EINVAL || rc == EBADF) ? 0 : rc;
+}
+
+LARCH_INTERNAL int os_write_all(int fd, const void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = current_io->write(fd, (const char *)buf + done, len - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? err_or_eio() : EIO;
+        done += (size_t)r;
+    }
+    return 0;
 }

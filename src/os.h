@@ -32,6 +32,7 @@ struct os_io {
     int (*link)(const char *from, const char *to);
     int (*rename)(const char *from, const char *to);
     int (*unlink)(const char *path);
+    ssize_t (*write)(int fd, const void *buf, size_t len); /* streams (larch_copy_fd) */
 };
 
 /* The table in use, and a way for tests to replace it (NULL restores). */
@@ -56,5 +57,7 @@ LARCH_INTERNAL int os_link(const char *from, const char *to);
 LARCH_INTERNAL int os_rename(const char *from, const char *to);
 LARCH_INTERNAL void os_unlink(const char *path);
 LARCH_INTERNAL int os_sync_dir_of(const char *path);
+/* Write all of buf to a stream (pipe, socket or file at its offset). */
+LARCH_INTERNAL int os_write_all(int fd, const void *buf, size_t len);
 
 #endif /* LARCH_OS_H */

@@ -192,6 +192,19 @@ LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t
     return 0;
 }
 
+LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t *p)
+{
+    if (txn->w && dirty_find(txn->w, pgno))
+        return 0; /* this transaction's own page: its checksum comes at commit */
+    uint64_t n = pg_type(p) == PAGE_OVERFLOW ? pg_npages(p) : 1;
+    if (n == 0 || n > txn->meta.npages - pgno || ((pgno + n) << txn->page_shift) > txn->map_size)
+        return CORRUPT();
+    if (pg_checksum(p) != page_checksum(p, (size_t)(n << txn->page_shift)))
+        return CORRUPT();
+    txn->verified[pgno >> 3] |= (uint8_t)(1u << (pgno & 7)); /* the txn's own bitmap */
+    return 0;
+}
+
 /* ---- Allocation --------------------------------------------------------- */
 
 static int cmp_pgno_desc(const void *a, const void *b)

@@ -54,9 +54,13 @@ LARCH_INTERNAL int pglist_push(struct pglist *l, pgno_t p);
 LARCH_INTERNAL void pglist_sort(struct pglist *l, size_t from, bool descending);
 LARCH_INTERNAL uint8_t *dirty_find(const struct wstate *w, pgno_t pgno);
 
+/* LARCH_VERIFY: check the checksum of page p (or its whole overflow run) once per txn. */
+LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t *p);
+
 /*
  * Page pgno as this transaction sees it, checked: inside the snapshot and
- * naming itself. Returns 0 or LARCH_CORRUPT.
+ * naming itself (and, with LARCH_VERIFY, its checksum). Returns 0 or
+ * LARCH_CORRUPT.
  */
 static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **out)
 {
@@ -75,6 +79,12 @@ static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **ou
     }
     if (UNLIKELY(pg_pgno(p) != pgno))
         return CORRUPT();
+    if (UNLIKELY(txn->verified != NULL) && pgno < txn->verified_pages &&
+        !(txn->verified[pgno >> 3] & (1u << (pgno & 7)))) {
+        int rc = page_verify(txn, pgno, p);
+        if (rc)
+            return rc;
+    }
     *out = p;
     return 0;
 }

@@ -65,6 +65,16 @@ static void txn_attach(larch_txn *txn, larch_db *db, struct version *v)
     txn->nbk = TXN_BUCKETS_INLINE;
 }
 
+/* LARCH_VERIFY: a bit per page of the snapshot, set once its checksum passed. */
+static int verify_setup(larch_txn *txn)
+{
+    if (!(txn->db->flags & LARCH_VERIFY))
+        return 0;
+    txn->verified_pages = txn->meta.npages;
+    txn->verified = calloc((size_t)(txn->verified_pages + 7) / 8, 1);
+    return txn->verified ? 0 : ENOMEM;
+}
+
 static int begin_write(larch_db *db, larch_txn *txn)
 {
     if (db->flags & LARCH_RDONLY)
@@ -108,6 +118,10 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
         free(txn);
         return rc;
     }
+    if ((rc = verify_setup(txn)) != 0) {
+        larch_abort(txn);
+        return rc;
+    }
     *txnp = txn;
     return 0;
 }
@@ -116,6 +130,7 @@ static void end_txn(larch_txn *txn, bool committed)
 {
     larch_db *db = txn->db;
     bucket_txn_end(txn, committed);
+    free(txn->verified);
     for (struct arena_chunk *c = txn->arena, *next; c; c = next) {
         next = c->next;
         free(c);

@@ -45,6 +45,8 @@ struct larch_txn {
     struct txn_bucket *bk;    /* indexed by handle & 0xffff */
     uint32_t nbk;
     struct arena_chunk *arena;
+    uint8_t *verified;        /* LARCH_VERIFY: a bit per page checked, else NULL */
+    pgno_t verified_pages;    /* pages the bitmap covers */
     struct txn_bucket bk_inline[TXN_BUCKETS_INLINE];
 };
 

@@ -199,3 +199,120 @@ TEST(faults, short_writes_are_finished)
 {
     run_faults("short pwritev", 0, 0);
 }
+
+/* EINTR on every call that can be interrupted: retried, nothing lost. */
+static int eintr_every;
+static int calls;
+
+static bool interrupt_now(void)
+{
+    if (++calls % eintr_every == 0) {
+        errno = EINTR;
+        return true;
+    }
+    return false;
+}
+
+static ssize_t eintr_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    return interrupt_now() ? -1 : os_io_default()->pwritev(fd, iov, n, off);
+}
+
+static ssize_t eintr_pread(int fd, void *buf, size_t len, off_t off)
+{
+    return interrupt_now() ? -1 : os_io_default()->pread(fd, buf, len, off);
+}
+
+static int eintr_ftruncate(int fd, off_t len)
+{
+    return interrupt_now() ? -1 : os_io_default()->ftruncate(fd, len);
+}
+
+static int eintr_open(const char *path, int flags, int mode)
+{
+    return interrupt_now() ? -1 : os_io_default()->open(path, flags, mode);
+}
+
+static int eintr_flock(int fd, int op)
+{
+    return interrupt_now() ? -1 : os_io_default()->flock(fd, op);
+}
+
+static ssize_t eintr_write(int fd, const void *buf, size_t len)
+{
+    return interrupt_now() ? -1 : os_io_default()->write(fd, buf, len);
+}
+
+TEST(faults, eintr_is_retried)
+{
+    for (eintr_every = 2; eintr_every <= 5; eintr_every++) {
+        faulty = *os_io_default();
+        faulty.pwritev = eintr_pwritev;
+        faulty.pread = eintr_pread;
+        faulty.ftruncate = eintr_ftruncate;
+        faulty.open = eintr_open;
+        faulty.flock = eintr_flock;
+        faulty.write = eintr_write;
+        calls = 0;
+        os_io_set(&faulty);
+        char name[32];
+        snprintf(name, sizeof name, "eintr%d.db", eintr_every);
+        larch_db *db;
+        int rc = larch_open(test_path(name), NULL, &db);
+        os_io_set(NULL);
+        CHECK_OK(rc);
+        os_io_set(&faulty);
+        for (int g = 0; g < 4; g++)
+            CHECK_OK(write_generation(db, g, 200));
+        snprintf(name, sizeof name, "eintr%d-copy.db", eintr_every);
+        CHECK_OK(larch_copy(db, test_path(name), LARCH_COPY_COMPACT));
+        os_io_set(NULL);
+        CHECK(generations(db, 200) == 0xc);
+        pagewalk_audit(db, NULL);
+        larch_close(db);
+        CHECK(calls > 20);
+    }
+}
+
+/* The file outgrows its map and the new mapping fails: the commit fails cleanly. */
+static int mmap_fail_countdown;
+
+static void *failing_mmap(size_t len, int fd)
+{
+    if (mmap_fail_countdown > 0 && --mmap_fail_countdown == 0) {
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    return os_io_default()->mmap(len, fd);
+}
+
+TEST(faults, remap_fails)
+{
+    larch_db *db;
+    CHECK_OK(larch_open(test_path("remap.db"), NULL, &db));
+    faulty = *os_io_default();
+    faulty.mmap = failing_mmap;
+    int failures = 0, g = 0;
+    unsigned state = 0;
+    for (int round = 0; round < 12; round++) {
+        mmap_fail_countdown = 1; /* the next mapping fails */
+        os_io_set(&faulty);
+        int rc = write_generation(db, g, 300);
+        os_io_set(NULL);
+        unsigned next = (state | (1u << g)) & ~(g >= 2 ? 1u << (g - 2) : 0);
+        if (rc == 0) {
+            state = next;
+            g++;
+        } else {
+            CHECK_RC(rc, ENOMEM);
+            failures++;
+        }
+        CHECK(generations(db, 300) == state);
+    }
+    mmap_fail_countdown = 0;
+    CHECK_OK(write_generation(db, g, 300)); /* and once mapping works again, on it goes */
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+    printf("    %d commits failed to map the grown file, and changed nothing\n", failures);
+    CHECK(failures > 0);
+}
