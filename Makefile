@@ -6,6 +6,9 @@
 #   make test         build and run every test (ends with "N passed, M failed")
 #   make test-asan    the test suite and dbutil's under AddressSanitizer + UBSan
 #   make test-tsan    the test suite under ThreadSanitizer
+#   make test-valgrind the randomized model test under valgrind memcheck
+#   make fuzz         libFuzzer harnesses (build/fuzz/); make fuzz-smoke runs
+#                     each for FUZZ_TIME (60) seconds from fuzz/corpus/
 #   make deps         install the Debian packages the build and tests need
 #   make install      PREFIX=/usr/local DESTDIR=
 
@@ -28,14 +31,14 @@ OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c)))
 TEST_HDRS := $(wildcard tests/*.h)
 
-.PHONY: all deps demo test test-asan test-tsan clean install check-symbols
+.PHONY: all deps demo test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
 
 all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c $(BUILD)/dbutil
 
 # ---- dependencies ----------------------------------------------------------
 # Debian packages: compilers, pkg-config, LZ4; LMDB's tools for the dump/load
 # interop tests.
-DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils lmdb-utils
+DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils lmdb-utils valgrind
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -116,6 +119,54 @@ test-asan: deps
 test-tsan: deps
 	$(MAKE) $(BUILD)/tsan/larch_test
 	TSAN_OPTIONS=halt_on_error=1 $(BUILD)/tsan/larch_test
+
+# The randomized model test under valgrind's memcheck (slow: a few seeds).
+test-valgrind: deps
+	$(MAKE) $(BUILD)/test/larch_test
+	which valgrind > /dev/null || (apt-get install -y -qq valgrind > /dev/null)
+	valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite -q \
+	    $(BUILD)/test/larch_test model pages_4k buckets
+
+# ---- fuzzing -----------------------------------------------------------------
+# libFuzzer harnesses, built with clang from the library's sources.
+FUZZ_FLAGS := -std=c11 $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -Iinclude -Isrc -pthread
+FUZZERS := fuzz_open fuzz_ops fuzz_load
+FUZZ_TIME ?= 60
+
+$(BUILD)/fuzz:
+	mkdir -p $@
+
+$(BUILD)/fuzz/fuzz_open: fuzz/fuzz_open.c $(SRCS) $(HDRS) | $(BUILD)/fuzz
+	clang $(FUZZ_FLAGS) fuzz/fuzz_open.c $(SRCS) $(LIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_ops: fuzz/fuzz_ops.c $(SRCS) $(HDRS) | $(BUILD)/fuzz
+	clang $(FUZZ_FLAGS) fuzz/fuzz_ops.c $(SRCS) $(LIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_load: fuzz/fuzz_load.c cmd/dbutil/load.c cmd/dbutil/text.c cmd/dbutil/dbutil.h $(SRCS) $(HDRS) | $(BUILD)/fuzz
+	clang $(FUZZ_FLAGS) fuzz/fuzz_load.c cmd/dbutil/load.c cmd/dbutil/text.c $(SRCS) $(LIBS) -o $@
+
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz/%)
+
+# The seed corpora are generated (deterministically) and kept in fuzz/corpus/.
+$(BUILD)/fuzz/gen_corpus: fuzz/gen_corpus.c $(BUILD)/liblarch.a | $(BUILD)/fuzz
+	$(CC) -std=c11 $(WARN) -O1 -Iinclude $< $(BUILD)/liblarch.a $(LIBS) -o $@
+
+fuzz-corpus: $(BUILD)/fuzz/gen_corpus
+	mkdir -p $(FUZZERS:%=fuzz/corpus/%)
+	$(BUILD)/fuzz/gen_corpus fuzz/corpus
+
+# Each harness for FUZZ_TIME seconds from its corpus (new inputs go to build/).
+fuzz-smoke: deps fuzz
+	@for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/work-$$f; \
+	    echo "== $$f for $(FUZZ_TIME)s"; \
+	    $(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_TIME) -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$f- $(BUILD)/fuzz/work-$$f fuzz/corpus/$$f > $(BUILD)/fuzz/$$f.log 2>&1; \
+	    rc=$$?; \
+	    grep -E '^stat::(number_of_executed_units|new_units_added)' $(BUILD)/fuzz/$$f.log; \
+	    if [ $$rc -ne 0 ]; then tail -n 60 $(BUILD)/fuzz/$$f.log; echo "$$f found a failure (see above)"; exit 1; fi; \
+	done
 
 # ---- install ---------------------------------------------------------------
 install: all

@@ -9,7 +9,9 @@
 
 LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t ps)
 {
-    memset(p, 0, PAGE_HEADER_SIZE);
+    /* All of it: the free middle of the page is written to disk too, and
+     * must not carry stale memory. */
+    memset(p, 0, ps);
     pg_set_type(p, type);
     pg_set_pgno(p, pgno);
     pg_set_upper(p, ps);

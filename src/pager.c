@@ -277,7 +277,7 @@ LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pg
 {
     struct wstate *w = txn->w;
     size_t bytes = (size_t)npages << txn->page_shift;
-    uint8_t *b = (npages == 1 && w->npool) ? w->pool[--w->npool] : malloc(bytes);
+    uint8_t *b = (npages == 1 && w->npool) ? w->pool[--w->npool] : calloc(1, bytes);
     if (!b)
         return ENOMEM;
     int rc = find_pages(txn, npages, pgno);
