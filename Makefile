@@ -28,8 +28,9 @@ SRCS := $(sort $(wildcard src/*.c))
 HDRS := $(wildcard src/*.h) include/larch.h
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 
-TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c)))
-TEST_HDRS := $(wildcard tests/*.h)
+# The fuzz harnesses replay their inputs in the suite; fuzz_load needs dbutil's reader.
+TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c))) cmd/dbutil/load.c cmd/dbutil/text.c
+TEST_HDRS := $(wildcard tests/*.h) $(wildcard fuzz/*.c) cmd/dbutil/dbutil.h
 
 .PHONY: all deps demo test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
 

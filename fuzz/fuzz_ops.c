@@ -132,7 +132,7 @@ static size_t read_value(struct prog *g, uint8_t *v)
     size_t vl = c < 200 ? c : c < 250 ? 1000 + (size_t)(c - 200) * 60 : 9000;
     unsigned seed = next(g);
     for (size_t i = 0; i < vl; i++)
-        v[i] = (uint8_t)(seed & 1 ? "{\"k\":1}"[i % 7] : seed + i * 31);
+        v[i] = (uint8_t)(seed & 1 ? (uint8_t)"{\"k\":1}"[i % 7] : (uint8_t)(seed + i * 31));
     return vl;
 }
 

@@ -38,12 +38,18 @@ LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct di
 LARCH_INTERNAL int value_unpack_into(unsigned eflags, const struct dict *d, const uint8_t *stored, size_t len,
                                      uint8_t *buf, size_t raw);
 
-/* The original length recorded in a stored compressed value. */
+/*
+ * The original length recorded in a stored compressed value. An LZ4 block
+ * expands at most ~255-fold (a length byte describes at most 255 bytes), so
+ * a damaged length claiming more is refused before anyone allocates it.
+ */
 static inline int value_raw_length(const uint8_t *stored, size_t len, uint64_t *raw)
 {
     if (len < 4)
         return CORRUPT();
     *raw = get32(stored);
+    if (*raw > (uint64_t)(len - 4) * 255 + 64)
+        return CORRUPT();
     return 0;
 }
 
