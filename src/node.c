@@ -65,6 +65,32 @@ LARCH_INTERNAL int node_search_branch(const uint8_t *p, uint32_t ps, const uint8
     return 0;
 }
 
+LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
+{
+    unsigned type = pg_type(p), n = pg_nkeys(p);
+    if ((type != PAGE_LEAF && type != PAGE_BRANCH) || node_check(p, type, ps))
+        return CORRUPT();
+    uint64_t sum = 0;
+    unsigned hdr = type == PAGE_LEAF ? LEAF_ENTRY_HEADER : BRANCH_ENTRY_HEADER;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned off = pg_slot(p, i);
+        if (off < pg_upper(p) || off + hdr > ps)
+            return CORRUPT();
+        const uint8_t *e = p + off;
+        uint64_t size = type == PAGE_LEAF ? LEAF_ENTRY_HEADER + (uint64_t)leaf_ksize(e) +
+                                                ((leaf_flags(e) & ENTRY_BIG) ? 8 : leaf_vsize(e))
+                                          : branch_entry_size(e);
+        unsigned k = type == PAGE_LEAF ? leaf_ksize(e) : branch_ksize(e);
+        if (off + size > ps || size + SLOT_SIZE > max_entry_size(ps) || k > max_key_size(ps) ||
+            (type == PAGE_LEAF && k == 0) || (type == PAGE_BRANCH && i == 0 && k != 0))
+            return CORRUPT();
+        sum += size;
+    }
+    if (sum + pg_frag(p) != ps - pg_upper(p))
+        return CORRUPT();
+    return 0;
+}
+
 /* Append an entry after the last one; the caller made sure it fits contiguously. */
 static void node_append(uint8_t *p, const uint8_t *entry, unsigned size)
 {
@@ -182,8 +208,10 @@ static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigne
     }
     if (k >= n)
         k = n - 1;
-    /* Recount exactly and walk the cut until both sides fit. */
-    for (;;) {
+    /* Recount exactly and walk the cut until both sides fit. With every
+     * entry at most half a page (node_validate) that takes a step or two;
+     * the bound only keeps a broken invariant from looping. */
+    for (unsigned tries = 0; tries <= n; tries++) {
         unsigned l = 0, r = 0;
         for (unsigned i = 0; i < n; i++) {
             const uint8_t *e = split_entry(old, i, idx, entry, size, &sz);
@@ -199,6 +227,8 @@ static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigne
         else
             return k;
     }
+    assert(!"no split point: an entry larger than half a page");
+    return k;
 }
 
 LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx,

@@ -25,6 +25,14 @@ static inline int node_check(const uint8_t *p, unsigned type, uint32_t ps)
 }
 
 /*
+ * Check a whole branch or leaf page before a writer changes it: the header,
+ * every entry inside the page and no larger than max_entry, key sizes in
+ * range, and the entries' sizes adding up exactly to the heap (less its
+ * dead space). O(entries); only pages a write transaction copies pay it.
+ */
+LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps);
+
+/*
  * The key of entry i, with bounds checks against a damaged page.
  * Returns 0 or LARCH_CORRUPT.
  */

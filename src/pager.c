@@ -5,6 +5,7 @@
 
 #include "compress.h"
 #include "freelist.h"
+#include "node.h"
 #include "os.h"
 
 #include <limits.h>
@@ -303,6 +304,8 @@ LARCH_INTERNAL int page_touch(larch_txn *txn, pgno_t pgno, uint8_t **buf, pgno_t
     }
     const uint8_t *src = NULL;
     int rc = page_get(txn, pgno, &src);
+    if (rc == 0) /* the writer is about to change it: it must be sound throughout */
+        rc = node_validate(src, txn->page_size);
     if (rc == 0)
         rc = page_alloc(txn, 1, &d, newpgno);
     if (rc)

@@ -217,6 +217,26 @@ TEST(check, random_damage_never_crashes)
         }
         larch_abort(txn);
         larch_close(db);
+        /* And a writer on the damaged file: refusals are fine, crashes are not. */
+        larch_options w = { 0 };
+        w.flags = LARCH_NOSYNC;
+        if (larch_open(p, &w, &db) != 0)
+            continue;
+        if (larch_begin(db, 0, &txn) == 0) {
+            char vb[300];
+            memset(vb, 'w', sizeof vb);
+            larch_bucket wz = 0;
+            larch_bucket_open(txn, "zipped", 0, &wz); /* stays 0 if it cannot */
+            int rc = 0;
+            for (int i = 0; i < 200 && (rc == 0 || rc == LARCH_NOTFOUND); i++) {
+                char kb[32];
+                snprintf(kb, sizeof kb, "key%06d", (int)rng_below(&r, 3000));
+                larch_val k = str_val(kb), v = val_of(vb, rng_below(&r, 300));
+                rc = i % 3 ? larch_put(txn, i % 2 ? wz : 0, &k, &v, 0) : larch_del(txn, 0, &k);
+            }
+            larch_commit(txn);
+        }
+        larch_close(db);
     }
     printf("    %d damaged files: %d opened, the check found damage in %d\n", rounds, opened, found);
     CHECK(found > 0);
@@ -279,5 +299,41 @@ TEST(check, verify_flag_catches_silent_damage)
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
     CHECK_RC(larch_get(txn, 0, &k, &v), LARCH_CORRUPT);
     larch_abort(txn);
+    larch_close(db);
+}
+
+/* Writing into a damaged page: an entry whose size claims more than a page
+ * once overflowed the split's buffer; the writer must refuse the page. */
+TEST(check, writer_refuses_a_damaged_page)
+{
+    const char *p = make_db("a.db", 600);
+    pgno_t root = main_root(p);
+    int fd = open(p, O_RDWR);
+    uint8_t page[4096];
+    CHECK(pread(fd, page, sizeof page, (off_t)(root * 4096)) == (ssize_t)sizeof page);
+    pgno_t leaf = branch_child(pg_entry(page, 0));
+    CHECK(pread(fd, page, sizeof page, (off_t)(leaf * 4096)) == (ssize_t)sizeof page);
+    uint8_t *e = pg_entry(page, 0);
+    e[0] = 0;             /* inline */
+    put32(e + 4, 5000);   /* "5000 bytes": more than the page */
+    put32(page, page_checksum(page, sizeof page));
+    CHECK(pwrite(fd, page, sizeof page, (off_t)(leaf * 4096)) == (ssize_t)sizeof page);
+    close(fd);
+    larch_db *db;
+    larch_txn *txn;
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(p, &o, &db));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    int rc = 0;
+    char vb[40] = { 0 };
+    for (int i = 0; i < 300 && rc == 0; i++) {
+        char kb[32];
+        snprintf(kb, sizeof kb, "key%06dx", i % 20);
+        larch_val k = str_val(kb), v = val_of(vb, sizeof vb);
+        rc = larch_put(txn, 0, &k, &v, 0);
+    }
+    CHECK_RC(rc, LARCH_CORRUPT);
+    CHECK_RC(larch_commit(txn), LARCH_CORRUPT); /* the txn is spent; nothing was written */
     larch_close(db);
 }
