@@ -5,6 +5,7 @@
  * with exactly that commit's data, and pass the page audit.
  */
 #include "pagewalk.h"
+#include "workload.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,66 +14,20 @@
 #include <time.h>
 #include <unistd.h>
 
-static size_t data_len(uint64_t i) { return (size_t)((i * 2654435761u) % 9000); }
-
-static void data_fill(uint8_t *buf, size_t len, uint64_t i)
-{
-    for (size_t j = 0; j < len; j++)
-        buf[j] = (uint8_t)(i + j * 13);
-}
-
-/* Commit i: "seq" = i, "d<i>" = data(i), and every 5th deletes d<i-3>. */
-static int commit_one(larch_db *db, uint64_t i, uint8_t *buf)
-{
-    larch_txn *txn;
-    char kb[32];
-    int rc = larch_begin(db, 0, &txn);
-    if (rc)
-        return rc;
-    larch_val k = str_val("seq"), v = val_of(&i, 8);
-    rc = larch_put(txn, 0, &k, &v, 0);
-    snprintf(kb, sizeof kb, "d%08llu", (unsigned long long)i);
-    size_t len = data_len(i);
-    data_fill(buf, len, i);
-    k = str_val(kb);
-    v = val_of(buf, len);
-    if (rc == 0)
-        rc = larch_put(txn, 0, &k, &v, 0);
-    if (rc == 0 && i % 5 == 0 && i > 3) {
-        snprintf(kb, sizeof kb, "d%08llu", (unsigned long long)(i - 3));
-        k = str_val(kb);
-        rc = larch_del(txn, 0, &k);
-    }
-    if (rc) {
-        larch_abort(txn);
-        return rc;
-    }
-    return larch_commit(txn);
-}
-
-static uint64_t read_seq(larch_txn *txn)
-{
-    larch_val k = str_val("seq"), v;
-    uint64_t s = 0;
-    if (larch_get(txn, 0, &k, &v) == 0)
-        memcpy(&s, v.data, 8);
-    return s;
-}
-
 static void child_loop(const char *path, int ackfd)
 {
     larch_db *db;
-    uint8_t *buf = malloc(9000);
+    uint8_t *buf = malloc(WORKLOAD_MAX_VALUE);
     if (larch_open(path, NULL, &db))
         _exit(3);
     larch_txn *txn;
     if (larch_begin(db, LARCH_RDONLY, &txn))
         _exit(4);
-    uint64_t i = read_seq(txn);
+    uint64_t i = workload_seq(txn);
     larch_abort(txn);
     for (;;) {
         i++;
-        if (commit_one(db, i, buf))
+        if (workload_commit(db, i, buf))
             _exit(5);
         if (write(ackfd, &i, 8) != 8) /* told only after commit returned 0 */
             _exit(6);
@@ -86,26 +41,10 @@ static void verify(const char *path, uint64_t acked, uint64_t *seq_out)
     larch_txn *txn;
     CHECK_OK(larch_open(path, NULL, &db));
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
-    uint64_t s = read_seq(txn);
+    uint64_t s = workload_seq(txn);
     CHECK_MSG(s >= acked && s <= acked + 1, "file holds commit %llu, child had acknowledged %llu",
               (unsigned long long)s, (unsigned long long)acked);
-    uint8_t *buf = malloc(9000);
-    for (uint64_t i = 1; i <= s + 2; i++) {
-        char kb[32];
-        snprintf(kb, sizeof kb, "d%08llu", (unsigned long long)i);
-        larch_val k = str_val(kb), v;
-        bool deleted = (i + 3) % 5 == 0 && i + 3 <= s;
-        int rc = larch_get(txn, 0, &k, &v);
-        if (i > s || deleted) {
-            CHECK_MSG(rc == LARCH_NOTFOUND, "d%llu should be absent at commit %llu", (unsigned long long)i,
-                      (unsigned long long)s);
-            continue;
-        }
-        CHECK_MSG(rc == 0, "d%llu missing at commit %llu", (unsigned long long)i, (unsigned long long)s);
-        data_fill(buf, data_len(i), i);
-        CHECK(v.size == data_len(i) && memcmp(v.data, buf, v.size) == 0);
-    }
-    free(buf);
+    workload_verify(txn, s);
     larch_abort(txn);
     pagewalk_audit(db, NULL);
     larch_close(db);

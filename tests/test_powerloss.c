@@ -12,6 +12,7 @@
  * flight, hold exactly that commit's data, and pass larch_check.
  */
 #include "pagewalk.h"
+#include "workload.h"
 
 #include "os.h"
 
@@ -178,52 +179,6 @@ static int sim_ftruncate(int fd, off_t len)
     return r;
 }
 
-/* ---- the workload: commit i writes "seq" = i and d<i>; every 4th drops d<i-2> ---- */
-
-static size_t vlen_of(uint64_t i) { return (size_t)((i * 2654435761u) % 7000); }
-
-static void fill_value(uint8_t *b, size_t n, uint64_t i)
-{
-    for (size_t j = 0; j < n; j++)
-        b[j] = (uint8_t)(i * 7 + j);
-}
-
-static int commit_one(larch_db *db, uint64_t i, uint8_t *buf)
-{
-    larch_txn *txn;
-    larch_bucket side;
-    char kb[32];
-    int rc = larch_begin(db, 0, &txn);
-    if (rc)
-        return rc;
-    larch_val k = str_val("seq"), v = val_of(&i, 8);
-    rc = larch_put(txn, 0, &k, &v, 0);
-    snprintf(kb, sizeof kb, "d%06llu", (unsigned long long)i);
-    size_t n = vlen_of(i);
-    fill_value(buf, n, i);
-    k = str_val(kb);
-    v = val_of(buf, n);
-    if (rc == 0)
-        rc = larch_put(txn, 0, &k, &v, 0);
-    if (rc == 0 && i % 4 == 0 && i > 2) {
-        snprintf(kb, sizeof kb, "d%06llu", (unsigned long long)(i - 2));
-        k = str_val(kb);
-        rc = larch_del(txn, 0, &k);
-    }
-    if (rc == 0 && i % 10 == 0) { /* the catalog too */
-        rc = larch_bucket_open(txn, "side", LARCH_CREATE | LARCH_LZ4, &side);
-        k = str_val(kb);
-        v = val_of(buf, n);
-        if (rc == 0)
-            rc = larch_put(txn, side, &k, &v, 0);
-    }
-    if (rc) {
-        larch_abort(txn);
-        return rc;
-    }
-    return larch_commit(txn);
-}
-
 static void verify_image(const char *path, uint64_t acked)
 {
     larch_db *db;
@@ -237,28 +192,11 @@ static void verify_image(const char *path, uint64_t acked)
     }
     CHECK_MSG(rc == 0, "crash image %s does not open: %s", path, larch_strerror(rc));
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
-    larch_val k = str_val("seq"), v;
-    uint64_t s = 0;
-    if (larch_get(txn, 0, &k, &v) == 0)
-        memcpy(&s, v.data, 8);
+    uint64_t s = workload_seq(txn);
     uint64_t floor = sim.nometasync && acked ? acked - 1 : acked;
     CHECK_MSG(s >= floor && s <= acked + 1, "power loss after %llu acknowledged commits left commit %llu",
               (unsigned long long)acked, (unsigned long long)s);
-    uint8_t *buf = malloc(7000);
-    for (uint64_t i = 1; i <= s + 2; i++) {
-        char kb[32];
-        snprintf(kb, sizeof kb, "d%06llu", (unsigned long long)i);
-        k = str_val(kb);
-        bool gone = i > s || ((i + 2) % 4 == 0 && i + 2 <= s);
-        rc = larch_get(txn, 0, &k, &v);
-        CHECK_MSG(rc == (gone ? LARCH_NOTFOUND : 0), "commit %llu: d%llu is %s", (unsigned long long)s,
-                  (unsigned long long)i, rc == 0 ? "there" : larch_strerror(rc));
-        if (rc == 0) {
-            fill_value(buf, vlen_of(i), i);
-            CHECK(v.size == vlen_of(i) && !memcmp(v.data, buf, v.size));
-        }
-    }
-    free(buf);
+    workload_verify(txn, s);
     larch_check_report rep;
     audit_txn(txn, &rep); /* a torn meta page is allowed: the other is in use */
     larch_abort(txn);
@@ -296,9 +234,9 @@ static void run_powerloss(uint64_t seed, unsigned flags, int commits)
     o.flags = flags;
     o.page_size = 1024; /* small pages: deeper trees, more pages per commit */
     CHECK_OK(larch_open(path, &o, &db));
-    uint8_t *buf = malloc(7000);
+    uint8_t *buf = malloc(WORKLOAD_MAX_VALUE);
     for (uint64_t i = 1; i <= (uint64_t)commits; i++) {
-        CHECK_OK(commit_one(db, i, buf));
+        CHECK_OK(workload_commit(db, i, buf));
         sim.acked = i;
         if (sim.nqueue > 32)
             verify_queue();
