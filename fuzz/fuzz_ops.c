@@ -181,7 +181,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     larch_txn *txn = NULL;
     larch_bucket h[NB] = { 0, 0 };
     larch_cursor *cur = NULL;
-    int cur_b = 0;
 
     EXPECT(larch_begin(db, 0, &txn) == 0);
     EXPECT(larch_bucket_open(txn, "z", LARCH_CREATE | LARCH_LZ4, &h[1]) == 0);
@@ -280,7 +279,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (cur)
                 larch_cursor_close(cur);
             EXPECT(larch_cursor_open(txn, h[bi], &cur) == 0);
-            cur_b = (int)bi;
             kv = (larch_val){ kl, k };
             size_t i = lower(&work[bi], k, kl, &found);
             rc = larch_cursor_get(cur, &kv, &vv, LARCH_SEEK);
@@ -321,7 +319,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         }
     }
-    (void)cur_b;
     if (cur)
         larch_cursor_close(cur);
     if (txn)

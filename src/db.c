@@ -256,11 +256,6 @@ out:
 
 /* ---- Reading the meta pages --------------------------------------------- */
 
-static int read_page(int fd, uint64_t off, size_t len, uint8_t *buf, size_t *got)
-{
-    return os_pread_full(fd, buf, len, off, got);
-}
-
 /*
  * Read and choose the meta page: page size from meta 0, or by trying each
  * for meta 1. A meta page with a bad checksum is passed over (a torn last
@@ -276,7 +271,7 @@ static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out)
     size_t got;
     if (!buf)
         return ENOMEM;
-    int err = read_page(fd, 0, MIN(file_size, (uint64_t)MAX_PAGE_SIZE), buf, &got);
+    int err = os_pread_full(fd, buf, MIN(file_size, (uint64_t)MAX_PAGE_SIZE), 0, &got);
     if (err)
         goto out;
     rc[0] = meta_decode(buf, got, 0, 0, &m[0]);
@@ -286,7 +281,7 @@ static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out)
             continue;
         if (file_size < 2ull * ps)
             break;
-        err = read_page(fd, ps, ps, buf, &got);
+        err = os_pread_full(fd, buf, ps, ps, &got);
         if (err)
             goto out;
         int r = meta_decode(buf, got, 1, 0, &m[1]);

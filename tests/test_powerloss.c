@@ -34,7 +34,7 @@ static struct sim {
     struct pending_write *pw;
     size_t npw, pwcap;
     rng_t r;
-    int images, to_verify_n;
+    int images;
     uint64_t acked; /* commits acknowledged before the current point */
     char queue[64][64];
     uint64_t queue_acked[64];

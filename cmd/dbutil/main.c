@@ -63,8 +63,6 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-static const char *current_cmd = "";
-
 int fail(const char *what, int rc)
 {
     fprintf(stderr, "dbutil: %s: %s\n", what, larch_strerror(rc));
@@ -244,7 +242,6 @@ int main(int argc, char **argv)
         const struct command *c = &commands[i];
         if (strcmp(argv[1], c->name))
             continue;
-        current_cmd = c->name;
         for (int a = 2; a < argc && strcmp(argv[a], "--"); a++)
             if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
                 printf("usage: dbutil %s %s\n\n%s", c->name, c->args, c->help);
