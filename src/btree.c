@@ -29,7 +29,16 @@ static int load_child(const larch_txn *txn, const uint8_t *parent, unsigned idx,
     if (UNLIKELY(off < pg_lower(parent) || off + BRANCH_ENTRY_HEADER > ps))
         return CORRUPT();
     const uint8_t *p = NULL;
-    int rc = page_get(txn, branch_child(parent + off), &p);
+    pgno_t child = branch_child(parent + off);
+    /* The search reads the header line first, then the slots' heads after
+     * it: ask for the next two lines now so the three misses overlap. (A
+     * damaged child number must not even form a pointer outside the map.) */
+    if (LIKELY(child < (txn->map_size >> txn->page_shift))) {
+        const uint8_t *at = txn->map + (child << txn->page_shift);
+        __builtin_prefetch(at + 64);
+        __builtin_prefetch(at + 128);
+    }
+    int rc = page_get(txn, child, &p);
     if (rc == 0)
         rc = node_check(p, type, ps);
     if (rc == 0)
@@ -136,20 +145,23 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
     if (UNLIKELY(idx >= pg_nkeys(leaf)))
         return LARCH_NOTFOUND;
     unsigned off = pg_slot(leaf, idx);
-    if (UNLIKELY(off < pg_lower(leaf) || off + LEAF_ENTRY_HEADER > ps))
+    if (UNLIKELY(off < pg_lower(leaf) || off + LEAF_SHORT_HEADER > ps))
         return CORRUPT();
     const uint8_t *e = leaf + off;
+    unsigned hdr = leaf_header_size(e);
+    if (UNLIKELY(off + hdr > ps))
+        return CORRUPT();
     unsigned k = leaf_ksize(e);
     uint32_t v = leaf_vsize(e);
     bool big = leaf_flags(e) & ENTRY_BIG;
-    if (UNLIKELY(k == 0 || (uint64_t)off + LEAF_ENTRY_HEADER + k + (big ? 8 : v) > ps))
+    if (UNLIKELY(k == 0 || (uint64_t)off + hdr + k + (big ? 8 : v) > ps))
         return CORRUPT();
     if (key) {
-        key->data = e + LEAF_ENTRY_HEADER;
+        key->data = e + hdr;
         key->size = k;
     }
     if (val) {
-        const uint8_t *data = e + LEAF_ENTRY_HEADER + k;
+        const uint8_t *data = e + hdr + k;
         if (big) {
             int rc = page_get_overflow(txn, get64(data), v, &data);
             if (rc)
@@ -306,15 +318,13 @@ static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, 
 {
     uint32_t ps = txn->page_size;
     uint8_t *e = txn->w->entry;
-    e[0] = (uint8_t)eflags;
-    e[1] = 0;
-    put16(e + 2, (uint16_t)klen);
-    put32(e + 4, (uint32_t)vlen);
-    memcpy(e + LEAF_ENTRY_HEADER, key, klen);
+    /* Inline or not is decided on the long header, whichever form it gets. */
     if (SLOT_SIZE + LEAF_ENTRY_HEADER + klen + vlen <= max_entry_size(ps)) {
+        unsigned hdr = leaf_put_header(e, eflags, klen, (uint32_t)vlen);
+        memcpy(e + hdr, key, klen);
         if (vlen)
-            memmove(e + LEAF_ENTRY_HEADER + klen, val, vlen);
-        *size = LEAF_ENTRY_HEADER + (unsigned)(klen + vlen);
+            memmove(e + hdr + klen, val, vlen);
+        *size = hdr + (unsigned)(klen + vlen);
         return 0;
     }
     uint64_t n = overflow_pages(vlen, ps);
@@ -328,9 +338,10 @@ static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, 
     memcpy(run + PAGE_HEADER_SIZE, val, vlen);
     memset(run + PAGE_HEADER_SIZE + vlen, 0, (size_t)(n * ps) - PAGE_HEADER_SIZE - vlen);
     t->overflow_pages += n;
-    e[0] = (uint8_t)(eflags | ENTRY_BIG);
-    put64(e + LEAF_ENTRY_HEADER + klen, pgno);
-    *size = LEAF_ENTRY_HEADER + (unsigned)klen + 8;
+    unsigned hdr = leaf_put_header(e, eflags | ENTRY_BIG, klen, (uint32_t)vlen);
+    memcpy(e + hdr, key, klen);
+    put64(e + hdr + klen, pgno);
+    *size = hdr + (unsigned)klen + 8;
     return 0;
 }
 

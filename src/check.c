@@ -229,6 +229,7 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
     type == PAGE_LEAF ? c->leaf++ : c->branch++;
     const uint8_t *prev = NULL;
     size_t prevlen = 0;
+    unsigned pfx = pg_prefix(p);
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *k = NULL;
         size_t kl = 0;
@@ -239,6 +240,11 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
         bool first_branch = type == PAGE_BRANCH && i == 0;
         if (first_branch && kl != 0)
             problem(c, "branch page %llu: its first key is not empty", (unsigned long long)pgno);
+        /* Searches trust the prefix and the heads: a wrong one hides keys. */
+        if (first_branch ? pg_head(p, i) != 0
+                         : kl < pfx || (prev && prevlen >= pfx && memcmp(prev, k, pfx) != 0) || pg_head(p, i) != key_head(k, kl, pfx))
+            problem(c, "page %llu: entry %u does not match the page's key prefix or its slot's key head",
+                    (unsigned long long)pgno, i);
         if (!first_branch) {
             if (prev && key_compare(prev, prevlen, k, kl) >= 0)
                 problem(c, "page %llu: keys %u and %u are out of order", (unsigned long long)pgno, i - 1, i);

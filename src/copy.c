@@ -204,7 +204,7 @@ static int add_entry_raw(struct builder *b, const uint8_t *src, unsigned size, c
         rc = copy_run(b, leaf_big_pgno(src), leaf_vsize(src), &newpgno);
         if (rc)
             return rc;
-        put64(e + LEAF_ENTRY_HEADER + leaf_ksize(src), newpgno);
+        put64(e + leaf_header_size(src) + leaf_ksize(src), newpgno);
         b->t->overflow_pages += overflow_pages(leaf_vsize(src), b->ps);
     }
     struct level *lv = &b->lv[0];

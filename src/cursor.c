@@ -107,10 +107,61 @@ static int cursor_move(larch_cursor *c, bool forward)
     return bt_step(c->txn, c->tree, &c->path, forward);
 }
 
+/*
+ * Entry i of a leaf if it is a plain one (short header, inline, not
+ * compressed) lying inside the page: its key and value. Anything else
+ * returns false and takes the general path.
+ */
+static bool plain_entry(const uint8_t *leaf, unsigned i, uint32_t ps, larch_val *key, larch_val *val)
+{
+    unsigned off = pg_slot(leaf, i);
+    if (off < pg_lower(leaf) || off + LEAF_SHORT_HEADER > ps)
+        return false;
+    const uint8_t *e = leaf + off;
+    if (e[0] != ENTRY_SHORT) /* other flags: overflow or compressed */
+        return false;
+    unsigned kl = e[1], vl = get16(e + 2);
+    if (kl == 0 || off + LEAF_SHORT_HEADER + kl + vl > ps)
+        return false;
+    key->data = e + LEAF_SHORT_HEADER;
+    key->size = kl;
+    val->data = e + LEAF_SHORT_HEADER + kl;
+    val->size = vl;
+    return true;
+}
+
+/*
+ * The hot path of a scan: NEXT or PREV to a plain entry of the same leaf in
+ * a read-only transaction, where nothing can move under the cursor.
+ */
+static bool step_within_leaf(larch_cursor *c, larch_val *key, larch_val *val, int op)
+{
+    const larch_txn *txn = c->txn;
+    int leaf = c->path.depth - 1;
+    if (txn->w || txn->error || !c->positioned || leaf < 0)
+        return false;
+    const uint8_t *p = c->path.page[leaf];
+    unsigned i = c->path.idx[leaf], n = pg_nkeys(p);
+    if (op == LARCH_NEXT ? i + 1 >= n : (i == 0 || i > n))
+        return false;
+    unsigned j = op == LARCH_NEXT ? i + 1 : i - 1;
+    larch_val k, v;
+    if (!plain_entry(p, j, txn->page_size, &k, &v))
+        return false;
+    c->path.idx[leaf] = j;
+    if (key)
+        *key = k;
+    if (val)
+        *val = v;
+    return true;
+}
+
 LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, int op)
 {
     if (!c)
         return LARCH_INVALID;
+    if ((op == LARCH_NEXT || op == LARCH_PREV) && step_within_leaf(c, key, val, op))
+        return 0;
     larch_txn *txn = c->txn;
     if (txn->error)
         return txn->error;

@@ -15,9 +15,16 @@
  *
  *   OFFSET SIZE DESCRIPTION
  *      0     4  checksum: CRC32C of bytes 4 .. end of the page (for an
- *               overflow run: of bytes 4 .. end of the whole run)
+ *               overflow run: of bytes 4 .. end of the whole run), except
+ *               that a branch or leaf page leaves out its free middle,
+ *               bytes 32 + 4 * nkeys .. upper - 1, which mean nothing: its
+ *               checksum is the CRC32C of bytes 4 .. 32 + 4 * nkeys - 1
+ *               followed by bytes upper .. end of the page
  *      4     1  type: 1 meta, 2 branch, 3 leaf, 4 overflow
- *      5     1  flags: 0 (reserved)
+ *      5     1  branch, leaf: prefix, the number of leading bytes (0..255)
+ *               that every key of the page shares (not counting a branch's
+ *               empty entry 0); it need not be the longest such prefix.
+ *               Other pages: 0
  *      6     2  nkeys: number of entries (branch and leaf pages), else 0
  *      8     8  pgno: the page's own number; a page found at another
  *               number than the one it names is damaged
@@ -29,24 +36,38 @@
  *
  * BRANCH AND LEAF PAGES (slotted pages)
  *
- *   After the header comes the slot array: nkeys 2-byte offsets, one per
- *   entry, in key order. The entries themselves are packed at the end of the
- *   page, growing down towards the slots; 'upper' is the lowest entry
- *   offset. Deleting an entry adds its size to 'frag'; the page is compacted
- *   when an insert needs the space. Free space = upper - (32 + 2 * nkeys)
- *   + frag.
+ *   After the header comes the slot array: nkeys 4-byte slots, one per
+ *   entry, in key order:
+ *      0     2  the entry's offset in the page
+ *      2     2  the key's head: its two bytes after the page's prefix
+ *               (key[prefix], key[prefix+1]), a byte past the key's end
+ *               counting as 0. 0 for a branch's entry 0.
+ *   A search compares heads, which lie together in a few cache lines, and
+ *   reads a key only when its head ties with the searched key's: heads in
+ *   big-endian order never contradict key order. The entries themselves are
+ *   packed at the end of the page, growing down towards the slots; 'upper'
+ *   is the lowest entry offset. Deleting an entry adds its size to 'frag';
+ *   the page is compacted when an insert needs the space.
+ *   Free space = upper - (32 + 4 * nkeys) + frag.
  *
- *   Leaf entry:
+ *   Leaf entry, in one of two forms. The short one (4-byte header) serves
+ *   keys up to 255 bytes with values up to 65535; the long one anything:
  *      0     1  flags: bit 0 (ENTRY_BIG) the value lives in an overflow run;
  *               bit 1 (ENTRY_LZ4) the value is compressed: its bytes are a
  *               4-byte original length, then an LZ4 block;
  *               bit 2 (ENTRY_DICT) with ENTRY_LZ4: compressed against the
- *               bucket's dictionary
+ *               bucket's dictionary;
+ *               bit 7 (ENTRY_SHORT) the short form
+ *   short form:
+ *      1     1  ksize, 1 .. 255
+ *      2     2  vsize, the value's length in bytes
+ *      4     k  the key
+ *   long form:
  *      1     1  reserved, 0
  *      2     2  ksize, 1 .. max key size
  *      4     4  vsize, the value's length in bytes
  *      8     k  the key
- *    8+k     v  the value; or, with ENTRY_BIG, 8 bytes: the first page of
+ *   then     v  the value; or, with ENTRY_BIG, 8 bytes: the first page of
  *               the overflow run holding the value
  *
  *   Branch entry (entry i leads to the subtree of keys >= key i and
@@ -74,7 +95,7 @@
  *   valid one with the highest txnid; a torn or stale meta page is simply
  *   the older one. After the header (type 1, pgno 0 or 1, txnid):
  *     32     4  magic: the bytes 'L' 'R' 'C' 'H' (0x4843524c)
- *     36     4  format version: 1
+ *     36     4  format version: 2 (version 1 had 2-byte slots, no heads)
  *     40     4  page size P
  *     44     4  flags: 0 (reserved)
  *     48     8  txnid (again; must equal the header's)
@@ -132,7 +153,7 @@
 #include "internal.h"
 
 #define LARCH_MAGIC 0x4843524cu
-#define LARCH_FORMAT_VERSION 1u
+#define LARCH_FORMAT_VERSION 2u
 
 #define PAGE_HEADER_SIZE 32u
 #define MIN_PAGE_SIZE 1024u
@@ -150,9 +171,12 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 #define CATALOG_RECORD_SIZE 96u
 #define DICT_SIZE (32u * 1024)
 #define MAX_BUCKET_NAME 255u
-#define LEAF_ENTRY_HEADER 8u
+#define LEAF_ENTRY_HEADER 8u /* the long form: the most a leaf entry header takes */
+#define LEAF_SHORT_HEADER 4u
+#define ENTRY_SHORT 0x80u
 #define BRANCH_ENTRY_HEADER 10u
-#define SLOT_SIZE 2u
+#define SLOT_SIZE 4u
+#define MAX_PREFIX 255u
 
 #define META_MAGIC_OFF 32u
 #define META_VERSION_OFF 36u
@@ -208,11 +232,14 @@ static inline void put64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
+/* 8 bytes at p as a big-endian number: comparing two of them compares the bytes. */
 static inline uint64_t get64be(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
@@ -233,7 +260,10 @@ static inline uint32_t pg_upper(const uint8_t *p) { return get32(p + 24); }
 static inline uint32_t pg_frag(const uint8_t *p) { return get32(p + 28); }
 static inline uint32_t pg_npages(const uint8_t *p) { return get32(p + 24); }
 
+static inline unsigned pg_prefix(const uint8_t *p) { return p[5]; }
+
 static inline void pg_set_type(uint8_t *p, unsigned t) { p[4] = (uint8_t)t; p[5] = 0; }
+static inline void pg_set_prefix(uint8_t *p, unsigned n) { p[5] = (uint8_t)n; }
 static inline void pg_set_nkeys(uint8_t *p, unsigned n) { put16(p + 6, (uint16_t)n); }
 static inline void pg_set_pgno(uint8_t *p, pgno_t n) { put64(p + 8, n); }
 static inline void pg_set_txnid(uint8_t *p, txnid_t t) { put64(p + 16, t); }
@@ -244,22 +274,54 @@ static inline void pg_set_npages(uint8_t *p, uint32_t n) { put32(p + 24, n); }
 /* The slot array and entries of a branch or leaf page. */
 static inline unsigned pg_slot(const uint8_t *p, unsigned i) { return get16(p + PAGE_HEADER_SIZE + SLOT_SIZE * i); }
 static inline void pg_set_slot(uint8_t *p, unsigned i, unsigned off) { put16(p + PAGE_HEADER_SIZE + SLOT_SIZE * i, (uint16_t)off); }
+static inline unsigned pg_head(const uint8_t *p, unsigned i)
+{
+    const uint8_t *h = p + PAGE_HEADER_SIZE + SLOT_SIZE * i + 2;
+    return (unsigned)h[0] << 8 | h[1];
+}
+static inline void pg_set_head(uint8_t *p, unsigned i, unsigned head)
+{
+    uint8_t *h = p + PAGE_HEADER_SIZE + SLOT_SIZE * i + 2;
+    h[0] = (uint8_t)(head >> 8);
+    h[1] = (uint8_t)head;
+}
 static inline uint8_t *pg_entry(const uint8_t *p, unsigned i) { return (uint8_t *)p + pg_slot(p, i); }
 static inline unsigned pg_lower(const uint8_t *p) { return PAGE_HEADER_SIZE + SLOT_SIZE * pg_nkeys(p); }
 
 /* ---- Entries ----------------------------------------------------------- */
 
-static inline unsigned leaf_flags(const uint8_t *e) { return e[0]; }
-static inline unsigned leaf_ksize(const uint8_t *e) { return get16(e + 2); }
-static inline uint32_t leaf_vsize(const uint8_t *e) { return get32(e + 4); }
-static inline const uint8_t *leaf_key(const uint8_t *e) { return e + LEAF_ENTRY_HEADER; }
-static inline uint8_t *leaf_value(uint8_t *e) { return e + LEAF_ENTRY_HEADER + leaf_ksize(e); }
-static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + LEAF_ENTRY_HEADER + leaf_ksize(e)); }
+static inline bool leaf_is_short(const uint8_t *e) { return (e[0] & ENTRY_SHORT) != 0; }
+static inline unsigned leaf_header_size(const uint8_t *e) { return leaf_is_short(e) ? LEAF_SHORT_HEADER : LEAF_ENTRY_HEADER; }
+static inline unsigned leaf_flags(const uint8_t *e) { return e[0] & (unsigned)~ENTRY_SHORT; }
+static inline unsigned leaf_ksize(const uint8_t *e) { return leaf_is_short(e) ? e[1] : get16(e + 2); }
+static inline uint32_t leaf_vsize(const uint8_t *e) { return leaf_is_short(e) ? get16(e + 2) : get32(e + 4); }
+static inline const uint8_t *leaf_key(const uint8_t *e) { return e + leaf_header_size(e); }
+static inline uint8_t *leaf_value(uint8_t *e) { return e + leaf_header_size(e) + leaf_ksize(e); }
+static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + leaf_header_size(e) + leaf_ksize(e)); }
+
+/*
+ * Write the header of a leaf entry (flags without ENTRY_SHORT; vsize the
+ * value's length) in the shortest form that holds it; returns its size.
+ */
+static inline unsigned leaf_put_header(uint8_t *e, unsigned flags, size_t ksize, uint32_t vsize)
+{
+    if (ksize <= 0xff && vsize <= 0xffff) {
+        e[0] = (uint8_t)(flags | ENTRY_SHORT);
+        e[1] = (uint8_t)ksize;
+        put16(e + 2, (uint16_t)vsize);
+        return LEAF_SHORT_HEADER;
+    }
+    e[0] = (uint8_t)flags;
+    e[1] = 0;
+    put16(e + 2, (uint16_t)ksize);
+    put32(e + 4, vsize);
+    return LEAF_ENTRY_HEADER;
+}
 
 /* Bytes a leaf entry occupies in the heap (without its slot). */
 static inline unsigned leaf_entry_size(const uint8_t *e)
 {
-    return LEAF_ENTRY_HEADER + leaf_ksize(e) + ((leaf_flags(e) & ENTRY_BIG) ? 8u : leaf_vsize(e));
+    return leaf_header_size(e) + leaf_ksize(e) + ((leaf_flags(e) & ENTRY_BIG) ? 8u : leaf_vsize(e));
 }
 
 static inline pgno_t branch_child(const uint8_t *e) { return get64(e); }
@@ -303,11 +365,57 @@ static inline int key_compare(const uint8_t *a, size_t alen, const uint8_t *b, s
     return (alen > blen) - (alen < blen);
 }
 
+/*
+ * key_compare, inline and a word at a time (searches call it on every
+ * probe), also giving the index of the first byte where the keys differ
+ * (the shorter length when one is a prefix of the other).
+ */
+static inline int key_compare_at(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, size_t *diff)
+{
+    size_t n = alen < blen ? alen : blen, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = get64be(a + i), y = get64be(b + i);
+        if (x != y) {
+            *diff = i + (size_t)(__builtin_clzll(x ^ y) >> 3);
+            return x < y ? -1 : 1;
+        }
+    }
+    for (; i < n; i++) {
+        if (a[i] != b[i]) {
+            *diff = i;
+            return a[i] < b[i] ? -1 : 1;
+        }
+    }
+    *diff = n;
+    return (alen > blen) - (alen < blen);
+}
+
+/* The head of a key under a page prefix of pfx bytes (see SLOT above). */
+static inline unsigned key_head(const uint8_t *k, size_t klen, unsigned pfx)
+{
+    unsigned b0 = pfx < klen ? k[pfx] : 0, b1 = pfx + 1 < klen ? k[pfx + 1] : 0;
+    return b0 << 8 | b1;
+}
+
 /* ---- Checksums (crc32c.c) ---------------------------------------------- */
 
 LARCH_INTERNAL uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 
-/* The checksum a page or overflow run of 'len' bytes should carry. */
-static inline uint32_t page_checksum(const uint8_t *p, size_t len) { return crc32c(0, p + 4, len - 4); }
+/*
+ * The checksum a page or overflow run of 'len' bytes should carry (see
+ * PAGE HEADER): a branch or leaf page's free middle is left out, which
+ * spares the writer reading a third of each page it writes. A header whose
+ * bounds are nonsense gets the whole page summed, and fails to match.
+ */
+static inline uint32_t page_checksum(const uint8_t *p, size_t len)
+{
+    unsigned type = pg_type(p);
+    if (type == PAGE_BRANCH || type == PAGE_LEAF) {
+        size_t lower = pg_lower(p), upper = pg_upper(p);
+        if (lower <= upper && upper <= len)
+            return crc32c(crc32c(0, p + 4, lower - 4), p + upper, len - upper);
+    }
+    return crc32c(0, p + 4, len - 4);
+}
 
 #endif /* LARCH_FORMAT_H */

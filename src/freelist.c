@@ -6,6 +6,8 @@
 
 #include "btree.h"
 
+#include <stdlib.h>
+
 LARCH_INTERNAL unsigned freelist_chunk(uint32_t page_size)
 {
     /* A record stays inline in a leaf: one entry of at most max_entry bytes. */
@@ -20,6 +22,40 @@ static void free_key(uint8_t *k, txnid_t free_txnid, txnid_t writer, uint32_t se
     k[17] = (uint8_t)(seq >> 16);
     k[18] = (uint8_t)(seq >> 8);
     k[19] = (uint8_t)seq;
+}
+
+/*
+ * avail holds v[0, n0) in descending order, then a record's pages, which
+ * records keep ascending. Merge them instead of sorting the whole list
+ * again on every reclaim; a record out of order (damage) is just sorted.
+ */
+static int avail_merge(struct pglist *a, size_t n0)
+{
+    size_t m = a->n - n0;
+    if (m == 0)
+        return 0; /* an empty record; a->v may still be NULL */
+    pgno_t *run = a->v + n0;
+    for (size_t i = 1; i < m; i++) {
+        if (run[i - 1] >= run[i]) {
+            pglist_sort(a, 0, true);
+            return 0;
+        }
+    }
+    pgno_t *tmp = malloc(m * sizeof *tmp + 1);
+    if (!tmp)
+        return ENOMEM;
+    for (size_t i = 0; i < m; i++)
+        tmp[i] = run[m - 1 - i]; /* now descending */
+    /* Fill from the end, where the smallest numbers go. */
+    size_t i = n0, j = m, k = a->n;
+    while (j > 0) {
+        if (i > 0 && a->v[i - 1] < tmp[j - 1])
+            a->v[--k] = a->v[--i];
+        else
+            a->v[--k] = tmp[--j];
+    }
+    free(tmp);
+    return 0;
 }
 
 LARCH_INTERNAL int freelist_reclaim(larch_txn *txn, bool *got)
@@ -55,6 +91,7 @@ LARCH_INTERNAL int freelist_reclaim(larch_txn *txn, bool *got)
     uint8_t key[FREE_KEY_SIZE];
     memcpy(key, k.data, FREE_KEY_SIZE);
     const uint8_t *d = v.data;
+    size_t before = w->avail.n;
     for (size_t i = 0; i < v.size / 8; i++) {
         pgno_t p = get64(d + 8 * i);
         if (p == 0)
@@ -65,7 +102,9 @@ LARCH_INTERNAL int freelist_reclaim(larch_txn *txn, bool *got)
         if (rc)
             return rc;
     }
-    pglist_sort(&w->avail, 0, true);
+    rc = avail_merge(&w->avail, before);
+    if (rc)
+        return rc;
     w->no_reclaim = true;
     rc = bt_del(txn, t, key, FREE_KEY_SIZE);
     w->no_reclaim = false;

@@ -17,51 +17,193 @@ LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t p
     pg_set_upper(p, ps);
 }
 
+/* The first entry whose key counts for the prefix: a branch's entry 0 has none. */
+static unsigned first_keyed(const uint8_t *p) { return pg_type(p) == PAGE_BRANCH ? 1u : 0u; }
+
+/*
+ * Read key i of p (bounds-checked) and compare it with the searched key:
+ * *c as key_compare(stored, searched), *inside whether the searched key
+ * shares the page's prefix (the two agree on the first pfx bytes).
+ */
+static int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *key, size_t klen, unsigned pfx,
+                     int *c, bool *inside)
+{
+    const uint8_t *k = NULL;
+    size_t kl = 0, d;
+    int rc = node_key(p, i, ps, &k, &kl);
+    if (rc)
+        return rc;
+    if (UNLIKELY(kl < pfx))
+        return CORRUPT();
+    *c = key_compare_at(k, kl, key, klen, &d);
+    *inside = d >= pfx;
+    return 0;
+}
+
+/*
+ * The search shared by leaves and branches over entries [lo, hi): the
+ * first entry whose key is > key (or >= key when !after_equal), and
+ * whether that comparison met an equal key.
+ *
+ * It compares heads, which lie together in the slot array, and reads a
+ * key only where heads tie. Heads mean something only for a searched key
+ * that shares the page's prefix; the first key read tells whether it
+ * does, and when no head tied, one key next to the answer is read at the
+ * end to tell it. A key outside the prefix sorts before or after the whole
+ * page. For a get of a present key the one key read is the key found.
+ */
+static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen, unsigned lo, unsigned hi,
+                        bool after_equal, unsigned *out, bool *equal)
+{
+    const unsigned first = lo, end = hi, pfx = pg_prefix(p), head = key_head(key, klen, pfx);
+    bool known_inside = false, inside;
+    int c, rc;
+    *equal = false;
+    while (lo < hi) {
+        unsigned mid = lo + (hi - lo) / 2, h = pg_head(p, mid);
+        if (h != head) {
+            c = h < head ? -1 : 1;
+        } else {
+            if ((rc = probe_key(p, ps, mid, key, klen, pfx, &c, &inside)) != 0)
+                return rc;
+            if (!inside)
+                break;
+            known_inside = true;
+            if (c == 0) {
+                *equal = true;
+                if (!after_equal) {
+                    *out = mid;
+                    return 0;
+                }
+            }
+        }
+        if (c < 0 || (c == 0 && after_equal))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!known_inside && first < end) {
+        if (lo < hi) { /* left the loop on a key outside the prefix */
+            inside = false;
+        } else if ((rc = probe_key(p, ps, lo < end ? lo : lo - 1, key, klen, pfx, &c, &inside)) != 0) {
+            return rc;
+        }
+        if (!inside) {
+            *equal = false;
+            *out = c > 0 ? first : end;
+            return 0;
+        }
+    }
+    *out = lo;
+    return 0;
+}
+
 LARCH_INTERNAL int node_search_leaf(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
                                     unsigned *idx, bool *exact)
 {
-    unsigned lo = 0, hi = pg_nkeys(p);
-    *exact = false;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        const uint8_t *k = NULL;
-        size_t kl = 0;
-        int rc = node_key(p, mid, ps, &k, &kl);
-        if (rc)
-            return rc;
-        int c = key_compare(k, kl, key, klen);
-        if (c < 0) {
-            lo = mid + 1;
-        } else if (c > 0) {
-            hi = mid;
-        } else {
-            *exact = true;
-            lo = mid;
-            break;
-        }
-    }
-    *idx = lo;
-    return 0;
+    return search_range(p, ps, key, klen, 0, pg_nkeys(p), false, idx, exact);
 }
 
 LARCH_INTERNAL int node_search_branch(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
                                       unsigned *idx)
 {
     /* Find the first entry (from 1) whose key is > key; the child is the one before. */
-    unsigned lo = 1, hi = pg_nkeys(p);
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        const uint8_t *k = NULL;
-        size_t kl = 0;
-        int rc = node_key(p, mid, ps, &k, &kl);
-        if (rc)
-            return rc;
-        if (key_compare(k, kl, key, klen) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    unsigned first_greater = 1;
+    bool equal;
+    int rc = search_range(p, ps, key, klen, 1, pg_nkeys(p), true, &first_greater, &equal);
+    *idx = first_greater - 1;
+    return rc;
+}
+
+/* Length of the common prefix of two keys, at most MAX_PREFIX. */
+static unsigned common_prefix(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t n = MIN(MIN(al, bl), (size_t)MAX_PREFIX), i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return (unsigned)i;
+}
+
+/* The key of entry i of a page known to be sound (a writer's page). */
+static const uint8_t *entry_key(const uint8_t *p, unsigned i, size_t *klen)
+{
+    const uint8_t *e = pg_entry(p, i);
+    if (pg_type(p) == PAGE_LEAF) {
+        *klen = leaf_ksize(e);
+        return leaf_key(e);
     }
-    *idx = lo - 1;
+    *klen = branch_ksize(e);
+    return branch_key(e);
+}
+
+/* Set the prefix to pfx and rewrite every head to match. */
+static void set_prefix(uint8_t *p, unsigned pfx)
+{
+    unsigned n = pg_nkeys(p), first = first_keyed(p);
+    size_t kl;
+    pg_set_prefix(p, pfx);
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *k = entry_key(p, i, &kl);
+        pg_set_head(p, i, i < first ? 0 : key_head(k, kl, pfx));
+    }
+}
+
+/* Recompute the prefix from the first and last keys (all others lie between). */
+static void reprefix(uint8_t *p)
+{
+    unsigned n = pg_nkeys(p), first = first_keyed(p);
+    size_t al, bl;
+    if (n <= first) {
+        set_prefix(p, 0);
+        return;
+    }
+    const uint8_t *a = entry_key(p, first, &al), *b = entry_key(p, n - 1, &bl);
+    set_prefix(p, common_prefix(a, al, b, bl));
+}
+
+/*
+ * After entry idx was inserted: a new first or last key may shorten the
+ * prefix (then every head changes); a key in between shares it already.
+ */
+static void prefix_after_insert(uint8_t *p, unsigned idx)
+{
+    unsigned n = pg_nkeys(p), first = first_keyed(p), pfx = pg_prefix(p);
+    size_t kl, ol;
+    if (idx < first) {
+        reprefix(p);
+        return;
+    }
+    const uint8_t *k = entry_key(p, idx, &kl);
+    if (n - first == 1) { /* the only key: the prefix is the key itself */
+        pg_set_prefix(p, MIN(kl, (size_t)MAX_PREFIX));
+        pg_set_head(p, idx, key_head(k, kl, pg_prefix(p)));
+        return;
+    }
+    if (idx == first || idx == n - 1) {
+        const uint8_t *other = entry_key(p, idx == first ? idx + 1 : idx - 1, &ol);
+        unsigned c = common_prefix(k, kl, other, ol);
+        if (c < pfx) {
+            set_prefix(p, c);
+            return;
+        }
+    }
+    pg_set_head(p, idx, key_head(k, kl, pfx));
+}
+
+/*
+ * Every head matches its key under the page's prefix. That the keys share
+ * the prefix (like their order) is left to larch_check: a page wrong there
+ * misleads searches but cannot make a writer overrun a buffer.
+ */
+static int node_validate_heads(const uint8_t *p)
+{
+    unsigned n = pg_nkeys(p), first = first_keyed(p), pfx = pg_prefix(p);
+    size_t kl;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *k = entry_key(p, i, &kl);
+        if (i < first ? pg_head(p, i) != 0 : kl < pfx || pg_head(p, i) != key_head(k, kl, pfx))
+            return CORRUPT();
+    }
     return 0;
 }
 
@@ -71,13 +213,15 @@ LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
     if ((type != PAGE_LEAF && type != PAGE_BRANCH) || node_check(p, type, ps))
         return CORRUPT();
     uint64_t sum = 0;
-    unsigned hdr = type == PAGE_LEAF ? LEAF_ENTRY_HEADER : BRANCH_ENTRY_HEADER;
+    unsigned hdr = type == PAGE_LEAF ? LEAF_SHORT_HEADER : BRANCH_ENTRY_HEADER;
     for (unsigned i = 0; i < n; i++) {
         unsigned off = pg_slot(p, i);
         if (off < pg_upper(p) || off + hdr > ps)
             return CORRUPT();
         const uint8_t *e = p + off;
-        uint64_t size = type == PAGE_LEAF ? LEAF_ENTRY_HEADER + (uint64_t)leaf_ksize(e) +
+        if (type == PAGE_LEAF && off + leaf_header_size(e) > ps)
+            return CORRUPT();
+        uint64_t size = type == PAGE_LEAF ? leaf_header_size(e) + (uint64_t)leaf_ksize(e) +
                                                 ((leaf_flags(e) & ENTRY_BIG) ? 8 : leaf_vsize(e))
                                           : branch_entry_size(e);
         unsigned k = type == PAGE_LEAF ? leaf_ksize(e) : branch_ksize(e);
@@ -88,7 +232,7 @@ LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
     }
     if (sum + pg_frag(p) != ps - pg_upper(p))
         return CORRUPT();
-    return 0;
+    return node_validate_heads(p);
 }
 
 /* Append an entry after the last one; the caller made sure it fits contiguously. */
@@ -98,6 +242,7 @@ static void node_append(uint8_t *p, const uint8_t *entry, unsigned size)
     uint32_t upper = pg_upper(p) - size;
     memcpy(p + upper, entry, size);
     pg_set_slot(p, n, upper);
+    pg_set_head(p, n, 0); /* the caller sets the heads */
     pg_set_nkeys(p, n + 1);
     pg_set_upper(p, upper);
 }
@@ -112,6 +257,7 @@ LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = pg_entry(scratch, i);
         node_append(p, e, entry_size(scratch, e));
+        pg_set_head(p, i, pg_head(scratch, i));
     }
 }
 
@@ -132,6 +278,7 @@ LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsig
     pg_set_slot(p, idx, upper);
     pg_set_nkeys(p, n + 1);
     pg_set_upper(p, upper);
+    prefix_after_insert(p, idx);
     return true;
 }
 
@@ -170,6 +317,7 @@ LARCH_INTERNAL void node_branch_clear_key(uint8_t *p, unsigned idx)
     uint8_t *e = pg_entry(p, idx);
     pg_set_frag(p, pg_frag(p) + branch_ksize(e));
     put16(e + 8, 0);
+    pg_set_head(p, idx, 0);
 }
 
 /* Entry i of the sequence "page entries with 'entry' inserted at idx". */
@@ -269,6 +417,8 @@ LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scr
             node_append(q, e, sz);
         }
     }
+    reprefix(p);
+    reprefix(q);
     *new_at_right = idx >= k;
     *new_idx = idx >= k ? idx - k : idx;
 }
@@ -294,4 +444,5 @@ LARCH_INTERNAL void node_merge(uint8_t *left, const uint8_t *right, uint32_t ps,
             node_append(left, e, entry_size(right, e));
         }
     }
+    reprefix(left);
 }

@@ -38,13 +38,24 @@ LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps);
  */
 static inline int node_key(const uint8_t *p, unsigned i, uint32_t ps, const uint8_t **key, size_t *klen)
 {
-    unsigned off = pg_slot(p, i);
-    bool leaf = pg_type(p) == PAGE_LEAF;
-    unsigned hdr = leaf ? LEAF_ENTRY_HEADER : BRANCH_ENTRY_HEADER;
-    /* The header must be inside the page before its key size is read. */
-    if (UNLIKELY(off < pg_lower(p) || off + hdr > ps))
+    unsigned off = pg_slot(p, i), hdr, k;
+    if (UNLIKELY(off < pg_lower(p)))
         return CORRUPT();
-    unsigned k = leaf ? leaf_ksize(p + off) : branch_ksize(p + off);
+    /* The header must be inside the page before its key size is read
+     * (a leaf's first byte tells how long its header is). */
+    if (pg_type(p) == PAGE_LEAF) {
+        if (UNLIKELY(off + LEAF_SHORT_HEADER > ps))
+            return CORRUPT();
+        hdr = leaf_header_size(p + off);
+        if (UNLIKELY(off + hdr > ps))
+            return CORRUPT();
+        k = leaf_ksize(p + off);
+    } else {
+        hdr = BRANCH_ENTRY_HEADER;
+        if (UNLIKELY(off + hdr > ps))
+            return CORRUPT();
+        k = branch_ksize(p + off);
+    }
     if (UNLIKELY(off + hdr + k > ps))
         return CORRUPT();
     *key = p + off + hdr;

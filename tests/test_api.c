@@ -128,6 +128,39 @@ TEST(api, keys_and_values_at_the_limits)
     larch_close(db);
 }
 
+/* Leaf entries come in a short form (keys up to 255 bytes, values up to
+ * 65535) and a long one: both, either side of the bounds, inline and in
+ * overflow runs, read back and checked. */
+TEST(api, short_and_long_leaf_entries)
+{
+    larch_db *db = open_new("forms.db", 0);
+    larch_txn *txn;
+    static uint8_t key[300], val[70000];
+    size_t klens[] = { 1, 254, 255, 256, 299 }, vlens[] = { 0, 100, 1500, 3000, 65535, 65536, 70000 };
+    for (size_t i = 0; i < sizeof val; i++)
+        val[i] = (uint8_t)(i * 7);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 7; b++) {
+            memset(key, 'a' + (int)b, klens[a]);
+            larch_val k = val_of(key, klens[a]), v = val_of(val, vlens[b]);
+            CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+        }
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 7; b++) {
+            memset(key, 'a' + (int)b, klens[a]);
+            larch_val k = val_of(key, klens[a]), v;
+            CHECK_OK(larch_get(txn, 0, &k, &v));
+            CHECK(v.size == vlens[b] && (v.size == 0 || memcmp(v.data, val, v.size) == 0));
+        }
+    larch_check_report rep;
+    CHECK_OK(larch_check(txn, &rep));
+    larch_abort(txn);
+    larch_close(db);
+}
+
 TEST(api, max_key_size_by_page_size)
 {
     uint32_t sizes[] = { 1024, 2048, 4096, 65536 };
@@ -357,10 +390,15 @@ TEST(api, open_rejects_foreign_and_damaged_files)
     CHECK_OK(larch_open(p, NULL, &db));
     larch_close(db);
 
-    /* Another format version in both meta pages. */
+    /* Another format version in both meta pages: a later one, or version 1
+     * (2-byte slots without key heads), which this library no longer reads. */
     copy_prefix(good, p, size);
-    patch_meta(p, 0, 4096, META_VERSION_OFF, 2);
-    patch_meta(p, 1, 4096, META_VERSION_OFF, 2);
+    patch_meta(p, 0, 4096, META_VERSION_OFF, LARCH_FORMAT_VERSION + 1);
+    patch_meta(p, 1, 4096, META_VERSION_OFF, LARCH_FORMAT_VERSION + 1);
+    CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
+    copy_prefix(good, p, size);
+    patch_meta(p, 0, 4096, META_VERSION_OFF, 1);
+    patch_meta(p, 1, 4096, META_VERSION_OFF, 1);
     CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
     /* A page size that does not match where the meta pages are. */
     copy_prefix(good, p, size);

@@ -103,7 +103,10 @@ TEST(node, damaged_page_is_detected)
     CHECK_RC(node_check(p, PAGE_BRANCH, PS), LARCH_CORRUPT);
     const uint8_t *k = NULL;
     size_t kl = 0;
-    pg_set_slot(p, 1, PS - 4); /* an entry running off the page */
+    pg_set_slot(p, 1, PS - 2); /* an entry header running off the page */
+    CHECK_RC(node_key(p, 1, PS, &k, &kl), LARCH_CORRUPT);
+    pg_set_slot(p, 1, PS - 6); /* a long-form leaf header (8 bytes) running off the page */
+    p[PS - 6] = 0;
     CHECK_RC(node_key(p, 1, PS, &k, &kl), LARCH_CORRUPT);
     pg_set_slot(p, 1, 10); /* an entry inside the header */
     CHECK_RC(node_key(p, 1, PS, &k, &kl), LARCH_CORRUPT);
@@ -207,4 +210,54 @@ TEST(node, branch_split_and_merge)
     CHECK(!node_can_merge(p, p, PS, 4));
     node_branch_clear_key(p, 0);
     CHECK(branch_ksize(pg_entry(p, 0)) == 0);
+}
+
+/* The answer a search must give, by a plain scan: the first key >= probe. */
+static unsigned first_not_below(const uint8_t *p, unsigned from, const char *probe, bool strictly_greater)
+{
+    unsigned i = from;
+    for (; i < pg_nkeys(p); i++) {
+        const uint8_t *k = NULL;
+        size_t kl = 0;
+        CHECK_OK(node_key(p, i, PS, &k, &kl));
+        int c = key_compare(k, kl, (const uint8_t *)probe, strlen(probe));
+        if (strictly_greater ? c > 0 : c >= 0)
+            break;
+    }
+    return i;
+}
+
+/* Searches compare key heads after the page's prefix: keys inside and
+ * outside that prefix, shorter than it, equal to stored keys or between
+ * them, all land where a plain scan says, in leaves and in branches. */
+TEST(node, search_with_prefix_and_heads)
+{
+    static const char *probes[] = { "a", "pre", "pre0", "pre00", "pre000", "pre0000", "pre0042", "pre00420",
+                                    "pre0043", "pre004", "pre00z", "pre01", "pre0", "prf", "pre0099", "pre00990",
+                                    "pre0100", "zzz", "pre00\\xff", "pre005" };
+    uint8_t leaf[PS], branch[PS], scratch[PS], e[PS];
+    char key[16];
+    node_init(leaf, PAGE_LEAF, 5, PS);
+    node_init(branch, PAGE_BRANCH, 6, PS);
+    CHECK(node_insert(branch, PS, scratch, 0, e, node_make_branch_entry(e, 100, NULL, 0)));
+    for (int i = 2; i < 99; i += 3) {
+        snprintf(key, sizeof key, "pre%04d", i);
+        leaf_insert(leaf, scratch, key, 4);
+        unsigned idx = pg_nkeys(branch);
+        CHECK(node_insert(branch, PS, scratch, idx, e, node_make_branch_entry(e, 100 + (pgno_t)i, (const uint8_t *)key, strlen(key))));
+    }
+    CHECK(pg_prefix(leaf) == 5 && pg_prefix(branch) == 5); /* "pre00" */
+    CHECK_OK(node_validate(leaf, PS));
+    CHECK_OK(node_validate(branch, PS));
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        const char *q = probes[i];
+        unsigned idx;
+        bool exact;
+        CHECK_OK(node_search_leaf(leaf, PS, (const uint8_t *)q, strlen(q), &idx, &exact));
+        unsigned want = first_not_below(leaf, 0, q, false);
+        CHECK(idx == want);
+        CHECK(exact == (want < pg_nkeys(leaf) && first_not_below(leaf, 0, q, true) != want));
+        CHECK_OK(node_search_branch(branch, PS, (const uint8_t *)q, strlen(q), &idx));
+        CHECK(idx == first_not_below(branch, 1, q, true) - 1);
+    }
 }

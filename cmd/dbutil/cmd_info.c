@@ -483,11 +483,11 @@ int cmd_page(struct opts *o)
             if (leaf_flags(e) & ENTRY_LZ4)
                 printf(" LZ4%s", (leaf_flags(e) & ENTRY_DICT) ? "+dict" : "");
             if (leaf_flags(e) & ENTRY_BIG) {
-                if (pg_slot(p, i) + LEAF_ENTRY_HEADER + kl + 8 <= f.ps)
+                if (pg_slot(p, i) + leaf_header_size(e) + kl + 8 <= f.ps)
                     printf(" in overflow run at page %llu", (unsigned long long)leaf_big_pgno(e));
-            } else if (!(leaf_flags(e) & ENTRY_LZ4) && pg_slot(p, i) + LEAF_ENTRY_HEADER + kl + leaf_vsize(e) <= f.ps) {
+            } else if (!(leaf_flags(e) & ENTRY_LZ4) && pg_slot(p, i) + leaf_header_size(e) + kl + leaf_vsize(e) <= f.ps) {
                 printf(": ");
-                show_bytes(e + LEAF_ENTRY_HEADER + kl, leaf_vsize(e), 40);
+                show_bytes(e + leaf_header_size(e) + kl, leaf_vsize(e), 40);
             }
             putchar('\n');
         }
