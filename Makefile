@@ -9,6 +9,8 @@
 #   make test-valgrind the randomized model test under valgrind memcheck
 #   make fuzz         libFuzzer harnesses (build/fuzz/); make fuzz-smoke runs
 #                     each for FUZZ_TIME (60) seconds from fuzz/corpus/
+#   make bench        larch against LMDB and SQLite (build/bench; BENCH_ARGS=...)
+#   make bench-large  the same at N = 10,000,000
 #   make deps         install the Debian packages the build and tests need
 #   make install      PREFIX=/usr/local DESTDIR=
 
@@ -32,14 +34,15 @@ OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c))) cmd/dbutil/load.c cmd/dbutil/text.c
 TEST_HDRS := $(wildcard tests/*.h) $(wildcard fuzz/*.c) cmd/dbutil/dbutil.h
 
-.PHONY: all deps demo test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
+.PHONY: all deps demo bench bench-large bench-smoke test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
 
 all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c $(BUILD)/dbutil
 
 # ---- dependencies ----------------------------------------------------------
 # Debian packages: compilers, pkg-config, LZ4; LMDB's tools for the dump/load
-# interop tests.
-DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils lmdb-utils valgrind
+# interop tests; LMDB and SQLite for the benchmark's side-by-side runs.
+DEB_PACKAGES := gcc clang libclang-rt-dev make pkg-config liblz4-dev binutils lmdb-utils valgrind \
+                liblmdb-dev libsqlite3-dev
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -82,6 +85,27 @@ demo: deps
 	$(MAKE) $(BUILD)/demo
 	rm -f $(BUILD)/demo.db $(BUILD)/demo.db.compact
 	$(BUILD)/demo $(BUILD)/demo.db
+
+# ---- benchmark ---------------------------------------------------------------
+# build/bench links larch, LMDB and SQLite; see bench/bench.c and the README.
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_ARGS ?=
+$(BUILD)/bench: $(BENCH_SRCS) bench/bench.h $(BUILD)/liblarch.a include/larch.h
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude $(BENCH_SRCS) $(BUILD)/liblarch.a $(LIBS) -llmdb -lsqlite3 -o $@
+
+bench: deps
+	$(MAKE) $(BUILD)/bench
+	$(BUILD)/bench $(BENCH_ARGS)
+
+bench-large: deps
+	$(MAKE) $(BUILD)/bench
+	$(BUILD)/bench -n 10000000 $(BENCH_ARGS)
+
+# CI: every workload on every engine at a small N, so the benchmark cannot
+# rot; the timings are printed, not judged.
+bench-smoke: deps
+	$(MAKE) $(BUILD)/bench
+	$(BUILD)/bench -n 20000 -r 1 -s 0.3 --plot $(BUILD)/bench-smoke.svg
 
 # ---- tests -----------------------------------------------------------------
 # The suite links the static library (internal functions included, so the
