@@ -44,10 +44,11 @@ struct config {
     const char *engines;
     const char *svg;
     int csv;
+    int settle; /* drop the page cache before each new file (see settle) */
     uint64_t seed;
 };
 
-static struct config cfg = { .n = 1000000, .rounds = 3, .readers = 2, .rww_seconds = 3.0, .seed = 42 };
+static struct config cfg = { .n = 1000000, .rounds = 3, .readers = 2, .rww_seconds = 3.0, .settle = 1, .seed = 42 };
 
 _Noreturn void bench_fail(const char *engine, const char *what, const char *msg)
 {
@@ -178,22 +179,22 @@ enum workload {
 };
 
 static struct bench_row rows[W_COUNT] = {
-    [W_FILLSEQ] = { "fillseq", "ascending keys, 10,000 puts per txn" },
-    [W_FILLSEQ_APPEND] = { "fillseq-append", "the same with the APPEND flag" },
-    [W_FILLRANDOM] = { "fillrandom", "random keys, 1,000 puts per txn" },
-    [W_READRANDOM] = { "readrandom", "point gets, 1,000 per read txn" },
-    [W_READSEQ] = { "readseq", "a full cursor scan (entries/s)" },
-    [W_READREVERSE] = { "readreverse", "a full backward scan (entries/s)" },
-    [W_SEEKRANDOM] = { "seekrandom", "seek to a random key, read 10 entries" },
-    [W_RWW_READ] = { "rww-read", "readwhilewriting: the readers' gets/s" },
-    [W_RWW_WRITE] = { "rww-write", "readwhilewriting: the writer's overwrites/s" },
-    [W_OVERWRITE] = { "overwrite", "random existing keys, 1,000 puts per txn" },
-    [W_DELETERANDOM] = { "deleterandom", "half the keys, 1,000 deletes per txn" },
-    [W_FILLSYNC] = { "fillsync", "one put per durable (fsync) commit", .has_latency = 1 },
-    [W_BIG_WRITE] = { "bigvalues-write", "16 KiB values (N/10, <= 100,000), 100 per txn" },
-    [W_BIG_READ] = { "bigvalues-read", "random gets of the 16 KiB values" },
-    [W_JSON_WRITE] = { "compress-write", "1 KiB JSON values (N/5, <= 200,000); larch: LZ4 bucket" },
-    [W_JSON_READ] = { "compress-read", "random gets of the JSON values" },
+    [W_FILLSEQ] = { .name = "fillseq", .what = "ascending keys, 10,000 puts per txn" },
+    [W_FILLSEQ_APPEND] = { .name = "fillseq-append", .what = "the same with the APPEND flag" },
+    [W_FILLRANDOM] = { .name = "fillrandom", .what = "random keys, 1,000 puts per txn" },
+    [W_READRANDOM] = { .name = "readrandom", .what = "point gets, 1,000 per read txn" },
+    [W_READSEQ] = { .name = "readseq", .what = "a full cursor scan (entries/s)" },
+    [W_READREVERSE] = { .name = "readreverse", .what = "a full backward scan (entries/s)" },
+    [W_SEEKRANDOM] = { .name = "seekrandom", .what = "seek to a random key, read 10 entries" },
+    [W_RWW_READ] = { .name = "rww-read", .what = "readwhilewriting: the readers' gets/s" },
+    [W_RWW_WRITE] = { .name = "rww-write", .what = "readwhilewriting: the writer's overwrites/s" },
+    [W_OVERWRITE] = { .name = "overwrite", .what = "random existing keys, 1,000 puts per txn" },
+    [W_DELETERANDOM] = { .name = "deleterandom", .what = "half the keys, 1,000 deletes per txn" },
+    [W_FILLSYNC] = { .name = "fillsync", .what = "one put per durable (fsync) commit", .has_latency = 1 },
+    [W_BIG_WRITE] = { .name = "bigvalues-write", .what = "16 KiB values (N/10, <= 100,000), 100 per txn" },
+    [W_BIG_READ] = { .name = "bigvalues-read", .what = "random gets of the 16 KiB values" },
+    [W_JSON_WRITE] = { .name = "compress-write", .what = "1 KiB JSON values (N/5, <= 200,000); larch: LZ4 bucket" },
+    [W_JSON_READ] = { .name = "compress-read", .what = "random gets of the JSON values" },
 };
 
 static int wanted(enum workload w)
@@ -255,10 +256,40 @@ static void db_close(struct run *r)
     r->s = r->db = NULL;
 }
 
+/*
+ * Engines share the kernel's page allocator: the page cache one engine
+ * leaves behind (its folio sizes, how fragmented free memory is) changed
+ * the next engine's write speed by up to 2x in one run. So before each new
+ * file, flush dirty pages, drop the page cache and compact free memory,
+ * where allowed (root); the report says whether it was.
+ */
+static int settle_state = -1; /* -1 not tried, 0 not allowed, 1 done */
+
+static int write_proc(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void settle(void)
+{
+    if (settle_state == 0 || !cfg.settle)
+        return;
+    sync();
+    int rc = write_proc("/proc/sys/vm/drop_caches", "3");
+    if (rc == 0)
+        rc = write_proc("/proc/sys/vm/compact_memory", "1");
+    settle_state = rc == 0;
+}
+
 static void db_fresh(struct run *r, const char *name, int sync, int compress)
 {
     snprintf(r->path, sizeof r->path, "%s/%s.%s", cfg.dir, r->e->name, name);
     r->e->remove(r->path);
+    settle();
     db_open(r, sync, compress);
 }
 
@@ -631,7 +662,9 @@ static void usage(FILE *to)
             "  -d DIR        where the database files go (default build/bench-data)\n"
             "  --csv         print CSV instead of the table\n"
             "  --plot FILE   also write an SVG bar chart of the ratios larch/LMDB\n"
-            "  --seed S      the random seed (default 42)\n");
+            "  --seed S      the random seed (default 42)\n"
+            "  --no-settle   do not drop the page cache and compact memory before each\n"
+            "                new file (done by default where allowed: as root)\n");
 }
 
 static void parse_args(int argc, char **argv)
@@ -641,6 +674,9 @@ static void parse_args(int argc, char **argv)
         int takes = 1;
         if (!strcmp(a, "--csv")) {
             cfg.csv = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--no-settle")) {
+            cfg.settle = 0;
             takes = 0;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
@@ -745,6 +781,9 @@ int main(int argc, char **argv)
     memcpy(res.depth, tree_depth, sizeof res.depth);
     if (rows[W_JSON_WRITE].cell[0].n && engines[0] == &bench_larch)
         res.lz4_plain_bytes = bench_median_u64(larch_plain_bytes, cfg.rounds);
+    size_t len = strlen(machine);
+    snprintf(machine + len, sizeof machine - len, "; page cache %s before each new file",
+             settle_state == 1 ? "dropped and memory compacted" : "not dropped (--no-settle, or not root)");
     if (cfg.csv)
         bench_print_csv(&res);
     else

@@ -9,6 +9,15 @@
 
 #include "txn.h"
 
+/* The most one write system call covers: of tree pages, and of overflow
+ * runs lying end to end (see pager_write and write_runs). */
+#ifndef WRITE_PIECE
+#define WRITE_PIECE 4096u
+#endif
+#ifndef RUN_WRITE_PIECE
+#define RUN_WRITE_PIECE (256u * 1024)
+#endif
+
 struct dirty_page {
     pgno_t pgno; /* 0: empty hash slot */
     uint8_t *buf;
