@@ -195,6 +195,10 @@ LARCH_INTERNAL int bt_get(larch_txn *txn, const struct tree *t, const uint8_t *k
 static int path_touch(larch_txn *txn, struct tree *t, struct path *path)
 {
     for (int l = 0; l < path->depth; l++) {
+        /* A page outside the map is already this txn's copy: most of a
+         * bulk load's puts find every level so and skip the hash lookup. */
+        if (!page_in_map(txn, path->page[l]))
+            continue;
         pgno_t old = pg_pgno(path->page[l]), np;
         uint8_t *buf;
         int rc = page_touch(txn, old, &buf, &np);

@@ -195,44 +195,56 @@ static void prefix_after_insert(uint8_t *p, unsigned idx)
  * the prefix (like their order) is left to larch_check: a page wrong there
  * misleads searches but cannot make a writer overrun a buffer.
  */
-static int node_validate_heads(const uint8_t *p)
+/*
+ * One pass over the slots of a leaf (leaf true) or branch page: each entry
+ * lies inside the heap and has possible sizes, and its slot's head matches
+ * its key under the page prefix. Called with a constant leaf, so each page
+ * type gets its own loop; a writer runs this on every page it copies.
+ */
+static inline int validate_entries(const uint8_t *p, uint32_t ps, bool leaf, uint64_t *sum)
 {
-    unsigned n = pg_nkeys(p), first = first_keyed(p), pfx = pg_prefix(p);
-    size_t kl;
+    unsigned n = pg_nkeys(p), upper = pg_upper(p), pfx = pg_prefix(p);
+    unsigned maxk = max_key_size(ps), maxe = max_entry_size(ps);
     for (unsigned i = 0; i < n; i++) {
-        const uint8_t *k = entry_key(p, i, &kl);
-        if (i < first ? pg_head(p, i) != 0 : kl < pfx || pg_head(p, i) != key_head(k, kl, pfx))
+        unsigned off = pg_slot(p, i), hs, k;
+        const uint8_t *e = p + off;
+        uint64_t size;
+        if (off < upper || off + (leaf ? LEAF_SHORT_HEADER : BRANCH_ENTRY_HEADER) > ps)
             return CORRUPT();
+        if (leaf) {
+            hs = leaf_header_size(e);
+            if (off + hs > ps)
+                return CORRUPT();
+            k = leaf_ksize(e);
+            size = hs + (uint64_t)k + ((leaf_flags(e) & ENTRY_BIG) ? 8 : leaf_vsize(e));
+        } else {
+            hs = BRANCH_ENTRY_HEADER;
+            k = branch_ksize(e);
+            size = branch_entry_size(e);
+        }
+        if (off + size > ps || size + SLOT_SIZE > maxe || k > maxk)
+            return CORRUPT();
+        /* A branch's first key is empty, with head 0; a leaf's keys are not
+         * empty; every other key is at least the prefix long and its head
+         * is the next two bytes. */
+        if (!leaf && i == 0 ? k != 0 || pg_head(p, 0) != 0
+                            : (leaf && k == 0) || k < pfx || pg_head(p, i) != key_head(e + hs, k, pfx))
+            return CORRUPT();
+        *sum += size;
     }
     return 0;
 }
 
 LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
 {
-    unsigned type = pg_type(p), n = pg_nkeys(p);
+    unsigned type = pg_type(p);
     if ((type != PAGE_LEAF && type != PAGE_BRANCH) || node_check(p, type, ps))
         return CORRUPT();
     uint64_t sum = 0;
-    unsigned hdr = type == PAGE_LEAF ? LEAF_SHORT_HEADER : BRANCH_ENTRY_HEADER;
-    for (unsigned i = 0; i < n; i++) {
-        unsigned off = pg_slot(p, i);
-        if (off < pg_upper(p) || off + hdr > ps)
-            return CORRUPT();
-        const uint8_t *e = p + off;
-        if (type == PAGE_LEAF && off + leaf_header_size(e) > ps)
-            return CORRUPT();
-        uint64_t size = type == PAGE_LEAF ? leaf_header_size(e) + (uint64_t)leaf_ksize(e) +
-                                                ((leaf_flags(e) & ENTRY_BIG) ? 8 : leaf_vsize(e))
-                                          : branch_entry_size(e);
-        unsigned k = type == PAGE_LEAF ? leaf_ksize(e) : branch_ksize(e);
-        if (off + size > ps || size + SLOT_SIZE > max_entry_size(ps) || k > max_key_size(ps) ||
-            (type == PAGE_LEAF && k == 0) || (type == PAGE_BRANCH && i == 0 && k != 0))
-            return CORRUPT();
-        sum += size;
-    }
-    if (sum + pg_frag(p) != ps - pg_upper(p))
-        return CORRUPT();
-    return node_validate_heads(p);
+    int rc = type == PAGE_LEAF ? validate_entries(p, ps, true, &sum) : validate_entries(p, ps, false, &sum);
+    if (rc == 0 && sum + pg_frag(p) != ps - pg_upper(p))
+        rc = CORRUPT();
+    return rc;
 }
 
 /* Append an entry after the last one; the caller made sure it fits contiguously. */

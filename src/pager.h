@@ -71,6 +71,14 @@ LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t 
  * naming itself (and, with LARCH_VERIFY, its checksum). Returns 0 or
  * LARCH_CORRUPT.
  */
+/* Whether p lies in the map: for a writer, a page it has not copied yet.
+ * Its own copies (dirty pages) live in buffers outside the map. */
+static inline bool page_in_map(const larch_txn *txn, const uint8_t *p)
+{
+    uintptr_t a = (uintptr_t)p, base = (uintptr_t)txn->map;
+    return a >= base && a - base < txn->map_size;
+}
+
 static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **out)
 {
     const uint8_t *p;
