@@ -368,6 +368,51 @@ static int seek_append(larch_txn *txn, const struct tree *t, const uint8_t *key,
     return 0;
 }
 
+/*
+ * Sequential loads put every key after the last one, into the rightmost
+ * leaf, which the previous put already copied. Where that put left the
+ * hint, a key that sorts after the leaf's last key and fits in its free
+ * middle is appended there directly: no descent, no path copy, no staging
+ * of the entry. Anything else (a split, an LZ4 tree, any other change
+ * since) takes the full path.
+ * Returns 1 if it did the put, 0 if the caller must.
+ */
+static int put_at_tail(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    struct wstate *w = txn->w;
+    if (w->tail.tree != t || w->tail.mod_seq != txn->mod_seq || w->tail.root != t->root || (t->flags & TREE_LZ4))
+        return 0;
+    uint8_t *leaf = w->tail.leaf;
+    const uint8_t *last = pg_entry(leaf, pg_nkeys(leaf) - 1);
+    if (key_compare(key, klen, leaf_key(last), leaf_ksize(last)) <= 0)
+        return 0;
+    if (SLOT_SIZE + LEAF_ENTRY_HEADER + klen + vlen > max_entry_size(txn->page_size)) /* as build_leaf_entry */
+        return 0;
+    unsigned hdr = klen <= 0xff && vlen <= 0xffff ? LEAF_SHORT_HEADER : LEAF_ENTRY_HEADER;
+    if (!node_append_leaf(leaf, key, klen, val, vlen, hdr))
+        return 0;
+    t->entries++;
+    w->tail.mod_seq = ++txn->mod_seq;
+    w->tail_puts++;
+    return 1;
+}
+
+/* After a put at path (leaf level l, entry idx): leave the hint for
+ * put_at_tail if the entry is the last of the tree's rightmost leaf. */
+static void note_tail(larch_txn *txn, const struct tree *t, const struct path *path, int l, unsigned idx,
+                      bool split)
+{
+    struct wstate *w = txn->w;
+    w->tail.tree = NULL;
+    if (split || l != path->depth - 1 || idx + 1 != pg_nkeys(path->page[l]) || !path_is_rightmost(path, l))
+        return;
+    w->tail.tree = t;
+    w->tail.root = t->root;
+    w->tail.leaf = (uint8_t *)path->page[l];
+    w->tail.mod_seq = txn->mod_seq;
+}
+
 LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, size_t klen, const void *val,
                           size_t vlen, unsigned flags)
 {
@@ -376,6 +421,9 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
     size_t raw = vlen;
     unsigned eflags = 0;
     int rc;
+    txn->w->puts++;
+    if (put_at_tail(txn, t, key, klen, val, vlen))
+        return 0;
     if (!t->root) {
         uint8_t *p;
         pgno_t pgno;
@@ -439,10 +487,14 @@ LARCH_INTERNAL int bt_put(larch_txn *txn, struct tree *t, const uint8_t *key, si
         node_remove(leaf, idx);
         t->entries--;
     }
+    /* Whether the entry goes in without a split or compaction, which
+     * would move it or its neighbours to other pages. */
+    bool in_place = pg_upper(leaf) - pg_lower(leaf) >= size + SLOT_SIZE;
     rc = insert_at(txn, t, &path, l, idx, txn->w->entry, size, 0);
     if (rc)
         return rc;
     t->entries++;
+    note_tail(txn, t, &path, l, idx, !in_place);
     if (t->flags & TREE_LZ4) {
         t->value_bytes += raw;
         t->stored_bytes += vlen;

@@ -273,6 +273,35 @@ LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
     }
 }
 
+LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen,
+                                     unsigned hdr)
+{
+    unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
+    size_t size = hdr + klen + vlen;
+    assert(pg_type(p) == PAGE_LEAF && n > 0);
+    if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE)
+        return false;
+    const uint8_t *last = leaf_key(pg_entry(p, n - 1));
+    if (pfx && (klen < pfx || memcmp(key, last, pfx) != 0)) {
+        /* Rare (keys counting past a digit, say), and O(n). */
+        unsigned common = 0;
+        while (common < pfx && common < klen && key[common] == last[common])
+            common++;
+        set_prefix(p, pfx = common);
+    }
+    uint32_t upper = pg_upper(p) - (uint32_t)size;
+    uint8_t *e = p + upper;
+    leaf_put_header(e, 0, klen, (uint32_t)vlen);
+    memcpy(e + hdr, key, klen);
+    if (vlen)
+        memcpy(e + hdr + klen, val, vlen);
+    pg_set_slot(p, n, upper);
+    pg_set_head(p, n, key_head(key, klen, pfx));
+    pg_set_nkeys(p, n + 1);
+    pg_set_upper(p, upper);
+    return true;
+}
+
 LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
                                 unsigned size)
 {

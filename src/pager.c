@@ -106,6 +106,10 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
     w->oldest = 0;
     w->no_reclaim = false;
     w->free_tree_drained = false;
+    w->tail.tree = NULL;
+    w->tail.leaf = NULL;
+    w->puts = w->tail_puts = 0;
+    w->first_fresh = 0;
     compress_reset(w);
 }
 
@@ -288,6 +292,8 @@ static int extend_file_end(larch_txn *txn, unsigned npages, pgno_t *pgno)
         return LARCH_FULL;
     *pgno = txn->meta.npages;
     txn->meta.npages += npages;
+    if (!txn->w->first_fresh)
+        txn->w->first_fresh = *pgno;
     return 0;
 }
 
@@ -454,18 +460,22 @@ static void sort_dirty(struct dirty_page *list, size_t n)
 }
 
 /*
- * Write the overflow runs at list[*i] and after that lie end to end in the
- * file, in calls that end at multiples of RUN_WRITE_PIECE, and move *i
- * past them. A value's run is written once and never rewritten in place
- * (an update gets a new run), so it is read far more than written, and
- * larger folios let one page fault map more of it. Measured here, 100,000
- * random reads of 20 KiB records in a 2 GiB file: 32,089 faults and
- * 1.05 us a read after 20 KiB writes, 8,194 faults and 0.26 us after
- * aligned 256 KiB writes. The cap keeps a scattered 4 KiB rewrite into
- * such a folio, once its pages are freed and reused for tree pages, near
- * 4.5 us (26 us in 2 MiB folios, 1.1 us in 4 KiB ones).
+ * Write the pages at list[*i] and after that lie end to end in the file and
+ * are joinable (see pager_write), in calls that end at multiples of
+ * RUN_WRITE_PIECE, and move *i past them. Larger writes make larger
+ * page-cache folios, and one page fault then maps more of them. Measured
+ * here, 100,000 random reads of 20 KiB records in a 2 GiB file: 32,089
+ * faults and 1.05 us a read after 20 KiB writes, 8,194 faults and 0.26 us
+ * after aligned 256 KiB writes. The cap keeps a scattered 4 KiB rewrite
+ * into such a folio, once its pages are freed and reused, near 4.5 us
+ * (26 us in 2 MiB folios, 1.1 us in 4 KiB ones).
  */
-static int write_runs(larch_txn *txn, const struct dirty_page *list, size_t n, size_t *i)
+static bool joinable(const struct dirty_page *d, pgno_t join_from)
+{
+    return d->npages > 1 || d->pgno >= join_from;
+}
+
+static int write_joined(larch_txn *txn, const struct dirty_page *list, size_t n, size_t *i, pgno_t join_from)
 {
     int fd = txn->db->fd;
     unsigned shift = txn->page_shift;
@@ -476,7 +486,7 @@ static int write_runs(larch_txn *txn, const struct dirty_page *list, size_t n, s
     size_t j = *i;
     /* Cut at multiples of RUN_WRITE_PIECE: the kernel aligns a folio to
      * its size, so an unaligned write would get smaller ones. */
-    for (; rc == 0 && j < n && list[j].npages > 1 && (list[j].pgno << shift) == pos; j++) {
+    for (; rc == 0 && j < n && joinable(&list[j], join_from) && (list[j].pgno << shift) == pos; j++) {
         uint8_t *b = list[j].buf;
         size_t left = (size_t)list[j].npages << shift;
         while (left > 0 && rc == 0) {
@@ -531,11 +541,20 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
      * folios made by 4 MiB writes, 2.2 us into 4 KiB folios; 2.9 us for
      * 16 KiB folios). Copy-on-write rewrites tree pages all over the file,
      * so small folios win for them; the extra system calls cost far less.
-     * Overflow runs are the opposite case (see write_runs).
+     *
+     * Two kinds of pages are written together instead (write_joined):
+     * overflow runs, which hold a value that is written once and never
+     * rewritten in place, and, in a transaction that was a sequential load
+     * (three puts in four or more went to a tree's tail), the pages it
+     * added at the end of the file: full leaves left behind, which such
+     * loads do not touch again, and where a system call per page would
+     * cost more than the rest of the commit.
      */
+    bool sequential = w->puts >= 64 && w->tail_puts * 4 >= w->puts * 3;
+    pgno_t join_from = sequential && w->first_fresh ? w->first_fresh : UINT64_MAX;
     for (size_t i = 0; i < n && rc == 0;) {
-        if (list[i].npages > 1) {
-            rc = write_runs(txn, list, n, &i);
+        if (joinable(&list[i], join_from)) {
+            rc = write_joined(txn, list, n, &i, join_from);
             continue;
         }
         size_t len = (size_t)txn->page_size;

@@ -51,6 +51,17 @@ struct wstate {
     bool no_reclaim;          /* inside a free-tree change: do not reclaim */
     bool free_tree_drained;   /* no reclaimable free record left */
     struct pglist leftover;   /* keys (seq numbers) of leftover records at commit */
+    /* Where the last put went if that was the end of its tree's rightmost
+     * leaf (this txn's copy): a put of a larger key that fits goes there
+     * without a descent (bt_put). Valid while txn->mod_seq is unchanged. */
+    struct {
+        const struct tree *tree;
+        pgno_t root;
+        uint8_t *leaf;
+        uint64_t mod_seq;
+    } tail;
+    uint64_t puts, tail_puts; /* puts in this txn; of those, at a tree's tail */
+    pgno_t first_fresh;       /* first page this txn added at the file's end, 0: none */
 };
 
 LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out);

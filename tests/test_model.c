@@ -109,6 +109,56 @@ static void do_append(struct run *t, larch_txn *txn, struct model *m)
         model_put(m, kb, kl, vs, vl);
 }
 
+/*
+ * A run of ascending puts after the last key, as a sequential load makes:
+ * they take the writer's tail path (put_at_tail) until a leaf fills. The
+ * run starts from the last key with a counter after it, or from a key
+ * made greater by raising one of its bytes (so the leaf's prefix must
+ * shrink); some puts use APPEND, some values are long or empty.
+ */
+static void do_run(struct run *t, larch_txn *txn, struct model *m)
+{
+    uint8_t base[LARCH_MAX_KEY_SIZE], kb[LARCH_MAX_KEY_SIZE];
+    size_t bl = 0;
+    if (m->n) {
+        const struct mkv *last = &m->a[m->n - 1];
+        bl = last->kl;
+        memcpy(base, last->k, bl);
+        size_t at = bl ? rng_below(&t->r, bl) : 0;
+        if (bl && rng_below(&t->r, 3) == 0 && base[at] != 0xff) {
+            base[at]++; /* greater than the last key, sharing only at bytes */
+            bl = at + 1;
+        }
+    }
+    if (bl + 2 > t->maxk)
+        bl = 0; /* no room for the counter: a fresh, small base */
+    if (bl == 0) {
+        base[0] = 0xff;
+        bl = 1;
+        if (m->n && (m->a[m->n - 1].kl > 1 || m->a[m->n - 1].k[0] == 0xff))
+            return; /* cannot sort after the last key that way */
+    }
+    unsigned count = 1 + (unsigned)rng_below(&t->r, 200);
+    for (unsigned i = 0; i < count && i < 0x10000; i++) {
+        memcpy(kb, base, bl);
+        kb[bl] = (uint8_t)(i >> 8);
+        kb[bl + 1] = (uint8_t)i;
+        size_t kl = bl + 2;
+        uint64_t c = rng_below(&t->r, 100);
+        size_t vl = c < 80 ? rng_below(&t->r, 120) : c < 95 ? rng_below(&t->r, t->ps / 2) : t->ps + rng_below(&t->r, t->ps);
+        uint64_t vs = ++t->vcounter * 1000003;
+        uint8_t *vb = malloc(vl + 1);
+        value_fill(vb, vs, vl);
+        larch_val k = val_of(kb, kl), v = val_of(vb, vl);
+        CHECK_OK(larch_put(txn, 0, &k, &v, rng_below(&t->r, 2) ? LARCH_APPEND : 0));
+        model_put(m, kb, kl, vs, vl);
+        free(vb);
+        if (rng_below(&t->r, 50) == 0) { /* an APPEND out of order is refused */
+            CHECK_RC(larch_put(txn, 0, &k, &v, LARCH_APPEND), LARCH_INVALID);
+        }
+    }
+}
+
 static void do_del(struct run *t, larch_txn *txn, struct model *m)
 {
     uint8_t kb[LARCH_MAX_KEY_SIZE];
@@ -224,6 +274,8 @@ static void run_model(uint64_t seed, uint32_t page_size, int ntxn)
                 do_cursor_walk(&t, txn, &work);
             else if (c < 92)
                 model_verify(txn, 0, &work, &vr);
+            else if (c < 96)
+                do_run(&t, txn, &work);
             t.ops++;
         }
         if (rng_below(&t.r, 100) < 85) {

@@ -179,6 +179,28 @@ static ssize_t logging_pwritev(int fd, const struct iovec *iov, int n, off_t off
     return r;
 }
 
+/* Commit txn with every write logged; each write of more than one page
+ * must lie inside one RUN_WRITE_PIECE window. Returns the writes of
+ * several pages, and the number of writes in *calls. */
+static int commit_logging_writes(larch_txn *txn, uint32_t page_size, int *calls)
+{
+    counting_io = *os_io_default();
+    counting_io.pwritev = logging_pwritev;
+    atomic_store(&nwrites, 0);
+    os_io_set(&counting_io);
+    CHECK_OK(larch_commit(txn));
+    os_io_set(NULL);
+    int n = atomic_load(&nwrites), multi = 0;
+    CHECK(n > 0 && n < MAX_WRITES);
+    for (int i = 0; i < n; i++)
+        if (writes[i].len > page_size) {
+            multi++;
+            CHECK(writes[i].off / RUN_WRITE_PIECE == (writes[i].off + writes[i].len - 1) / RUN_WRITE_PIECE);
+        }
+    *calls = n;
+    return multi;
+}
+
 /*
  * Overflow runs that lie end to end go out together, in writes that end at
  * multiples of RUN_WRITE_PIECE (larger, aligned page-cache folios for data
@@ -212,21 +234,7 @@ TEST(space, writes_follow_the_folio_policy)
             larch_val k = str_val(kb), v = val_of(val + i, vl - i);
             CHECK_OK(larch_put(txn, 0, &k, &v, 0));
         }
-        counting_io = *os_io_default();
-        counting_io.pwritev = logging_pwritev;
-        atomic_store(&nwrites, 0);
-        os_io_set(&counting_io);
-        CHECK_OK(larch_commit(txn));
-        os_io_set(NULL);
-        int n = atomic_load(&nwrites), multi = 0;
-        CHECK(n > 0 && n < MAX_WRITES);
-        for (int i = 0; i < n; i++) {
-            uint64_t first = writes[i].off, last = writes[i].off + writes[i].len - 1;
-            if (writes[i].len > sizes[s]) { /* only runs are written several pages at a time */
-                multi++;
-                CHECK(first / RUN_WRITE_PIECE == last / RUN_WRITE_PIECE);
-            }
-        }
+        int n, multi = commit_logging_writes(txn, sizes[s], &n); /* only runs: 60 puts is no load */
         printf("    page size %u: %d values in runs, %d writes, %d of several pages\n", sizes[s], nvals, n, multi);
         CHECK(multi > 0 && n < nvals); /* runs were joined */
         CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
@@ -243,4 +251,45 @@ TEST(space, writes_follow_the_folio_policy)
         larch_abort(txn);
         larch_close(db);
     }
+}
+
+/* Puts n keys (ascending, or in a scattered order) of 100-byte values in
+ * one txn and returns how many of the commit's writes covered more than
+ * one page (commit_logging_writes). */
+static int multi_page_writes(larch_db *db, int n, bool ascending, int *calls)
+{
+    larch_txn *txn;
+    uint8_t val[100];
+    memset(val, 'v', sizeof val);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int i = 0; i < n; i++) {
+        char kb[32];
+        int id = ascending ? i : (int)((uint64_t)i * 7919 % (uint64_t)n);
+        snprintf(kb, sizeof kb, "%s%08d", ascending ? "s" : "r", id);
+        larch_val k = str_val(kb), v = val_of(val, sizeof val);
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    return commit_logging_writes(txn, 4096, calls);
+}
+
+/* A sequential load writes the leaves it leaves behind at the file's end
+ * together; a load in scattered order writes one tree page per call (the
+ * pages it copies are rewritten later, and want small folios). */
+TEST(space, sequential_loads_write_their_new_pages_together)
+{
+    larch_db *db = open_nosync("seq.db");
+    int calls_seq, calls_rand;
+    int multi_seq = multi_page_writes(db, 20000, true, &calls_seq);
+    int multi_rand = multi_page_writes(db, 20000, false, &calls_rand);
+    printf("    sequential: %d writes, %d of several pages; scattered: %d writes, %d of several pages\n", calls_seq,
+           multi_seq, calls_rand, multi_rand);
+    CHECK(multi_seq > 0 && calls_seq < calls_rand / 4);
+    CHECK(multi_rand == 0);
+    larch_txn *txn;
+    larch_check_report rep;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK_OK(larch_check(txn, &rep));
+    CHECK(rep.entries == 40000 && rep.problems == 0);
+    larch_abort(txn);
+    larch_close(db);
 }
