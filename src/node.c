@@ -1,8 +1,9 @@
 /*
  * node.c - search, insert, remove, compact, split and merge inside a page.
  *
- * Pages are slotted: a sorted array of 2-byte offsets after the header, the
- * entries packed from the end of the page down. Splits and merges rebuild
+ * Pages are slotted: a sorted array of slots (an entry's offset and its
+ * key's 4-byte head) after the header, the entries packed from the end of
+ * the page down. Splits and merges rebuild
  * pages from a scratch copy, which keeps every heap compact afterwards.
  */
 #include "node.h"
@@ -226,7 +227,7 @@ static inline int validate_entries(const uint8_t *p, uint32_t ps, bool leaf, uin
             return CORRUPT();
         /* A branch's first key is empty, with head 0; a leaf's keys are not
          * empty; every other key is at least the prefix long and its head
-         * is the next two bytes. */
+         * is its next four bytes. */
         if (!leaf && i == 0 ? k != 0 || pg_head(p, 0) != 0
                             : (leaf && k == 0) || k < pfx || pg_head(p, i) != key_head(e + hs, k, pfx))
             return CORRUPT();
