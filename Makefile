@@ -105,7 +105,7 @@ bench-large: deps
 # rot; the timings are printed, not judged.
 bench-smoke: deps
 	$(MAKE) $(BUILD)/bench
-	$(BUILD)/bench -n 20000 -r 1 -s 0.3 --plot $(BUILD)/bench-smoke.svg
+	$(BUILD)/bench -n 20000 -r 1 --plot $(BUILD)/bench-smoke.svg
 
 # ---- tests -----------------------------------------------------------------
 # The suite links the static library (internal functions included, so the

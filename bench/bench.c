@@ -38,7 +38,6 @@ struct config {
     uint64_t n;
     int rounds;
     int readers;        /* reader threads in readwhilewriting */
-    double rww_seconds; /* how long readwhilewriting runs */
     const char *dir;
     const char *only;   /* comma-separated workload names, NULL: all */
     const char *engines;
@@ -48,7 +47,7 @@ struct config {
     uint64_t seed;
 };
 
-static struct config cfg = { .n = 1000000, .rounds = 3, .readers = 2, .rww_seconds = 3.0, .settle = 1, .seed = 42 };
+static struct config cfg = { .n = 1000000, .rounds = 3, .readers = 2, .settle = 1, .seed = 42 };
 
 _Noreturn void bench_fail(const char *engine, const char *what, const char *msg)
 {
@@ -187,7 +186,7 @@ static struct bench_row rows[W_COUNT] = {
     [W_READREVERSE] = { .name = "readreverse", .what = "a full backward scan (entries/s)" },
     [W_SEEKRANDOM] = { .name = "seekrandom", .what = "seek to a random key, read 10 entries" },
     [W_RWW_READ] = { .name = "rww-read", .what = "readwhilewriting: the readers' gets/s" },
-    [W_RWW_WRITE] = { .name = "rww-write", .what = "readwhilewriting: the writer's overwrites/s" },
+    [W_RWW_WRITE] = { .name = "rww-write", .what = "readwhilewriting: the writer's overwrites/s (N/5 of them)" },
     [W_OVERWRITE] = { .name = "overwrite", .what = "random existing keys, 1,000 puts per txn" },
     [W_DELETERANDOM] = { .name = "deleterandom", .what = "half the keys, 1,000 deletes per txn" },
     [W_FILLSYNC] = { .name = "fillsync", .what = "one put per durable (fsync) commit", .has_latency = 1 },
@@ -414,6 +413,9 @@ static void *rww_reader_main(void *arg)
     return NULL;
 }
 
+/* The writer's share of readwhilewriting: N/5 overwrites. */
+static uint64_t rww_writes(void) { return MAX(1000, cfg.n / 5); }
+
 static void run_readwhilewriting(struct run *r)
 {
     struct rww_reader rd[64];
@@ -426,10 +428,14 @@ static void run_readwhilewriting(struct run *r)
         if (pthread_create(&rd[i].thread, NULL, rww_reader_main, &rd[i]))
             bench_fail(r->e->name, "readwhilewriting", "pthread_create failed");
     }
+    /* A fixed number of overwrites, not a fixed time: the file sizes
+     * reported after overwrite and deleterandom, which run on this file
+     * next, then come from the same history for every engine. */
+    uint64_t total = rww_writes();
     t0 = now();
-    while (now() - t0 < cfg.rww_seconds) {
+    while (writes < total) {
         r->e->begin(r->s, 1);
-        for (int j = 0; j < 1000; j++, writes++) {
+        for (int j = 0; j < 1000 && writes < total; j++, writes++) {
             uint64_t idx = splitmix(&rng) % cfg.n;
             r->e->put(r->s, key_at(idx), KEY_SIZE, value_for(writes + 17, VALUE_SIZE), VALUE_SIZE, 0);
         }
@@ -658,7 +664,6 @@ static void usage(FILE *to)
             "                compress: N/5 JSON values of 1 KiB, at most 200,000)\n"
             "  -e LIST       engines: larch,lmdb,sqlite (default all three)\n"
             "  -t THREADS    reader threads in readwhilewriting (default 2)\n"
-            "  -s SECONDS    how long readwhilewriting runs (default 3)\n"
             "  -d DIR        where the database files go (default build/bench-data)\n"
             "  --csv         print CSV instead of the table\n"
             "  --plot FILE   also write an SVG bar chart of the ratios larch/LMDB\n"
@@ -695,8 +700,6 @@ static void parse_args(int argc, char **argv)
             cfg.engines = v;
         } else if (!strcmp(a, "-t")) {
             cfg.readers = atoi(v);
-        } else if (!strcmp(a, "-s")) {
-            cfg.rww_seconds = atof(v);
         } else if (!strcmp(a, "-d")) {
             cfg.dir = v;
         } else if (!strcmp(a, "--plot")) {
@@ -710,9 +713,8 @@ static void parse_args(int argc, char **argv)
         }
         i += takes;
     }
-    if (cfg.n < 1000 || cfg.n > 0xffffffffu || cfg.rounds < 1 || cfg.rounds > BENCH_MAX_ROUNDS || cfg.readers < 0 ||
-        cfg.rww_seconds <= 0) {
-        fprintf(stderr, "bench: -n must be 1000..4294967295, -r 1..%d, -t >= 0, -s > 0\n", BENCH_MAX_ROUNDS);
+    if (cfg.n < 1000 || cfg.n > 0xffffffffu || cfg.rounds < 1 || cfg.rounds > BENCH_MAX_ROUNDS || cfg.readers < 0) {
+        fprintf(stderr, "bench: -n must be 1000..4294967295, -r 1..%d, -t >= 0\n", BENCH_MAX_ROUNDS);
         exit(2);
     }
 }
