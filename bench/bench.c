@@ -731,6 +731,28 @@ static int engine_wanted(const char *name)
     return 0;
 }
 
+/* mkdir -p: the data directory and any missing parents. */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return -1;
+        buf[i] = c;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct bench_engine *const all[] = { &bench_larch, &bench_lmdb, &bench_sqlite };
@@ -742,7 +764,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
     if (!cfg.dir)
         cfg.dir = "build/bench-data";
-    if (mkdir(cfg.dir, 0755) && errno != EEXIST) {
+    if (make_dirs(cfg.dir)) {
         fprintf(stderr, "bench: %s: %s\n", cfg.dir, strerror(errno));
         return 1;
     }
