@@ -321,8 +321,7 @@ static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, 
 {
     uint32_t ps = txn->page_size;
     uint8_t *e = txn->w->entry;
-    /* Inline or not is decided on the long header, whichever form it gets. */
-    if (SLOT_SIZE + LEAF_ENTRY_HEADER + klen + vlen <= max_entry_size(ps)) {
+    if (leaf_value_inline(ps, klen, vlen)) {
         unsigned hdr = leaf_put_header(e, eflags, klen, (uint32_t)vlen);
         memcpy(e + hdr, key, klen);
         if (vlen)
@@ -387,10 +386,7 @@ static int put_at_tail(larch_txn *txn, struct tree *t, const uint8_t *key, size_
     const uint8_t *last = pg_entry(leaf, pg_nkeys(leaf) - 1);
     if (key_compare(key, klen, leaf_key(last), leaf_ksize(last)) <= 0)
         return 0;
-    if (SLOT_SIZE + LEAF_ENTRY_HEADER + klen + vlen > max_entry_size(txn->page_size)) /* as build_leaf_entry */
-        return 0;
-    unsigned hdr = klen <= 0xff && vlen <= 0xffff ? LEAF_SHORT_HEADER : LEAF_ENTRY_HEADER;
-    if (!node_append_leaf(leaf, key, klen, val, vlen, hdr))
+    if (!leaf_value_inline(txn->page_size, klen, vlen) || !node_append_leaf(leaf, key, klen, val, vlen))
         return 0;
     t->entries++;
     w->tail.mod_seq = ++txn->mod_seq;

@@ -236,27 +236,10 @@ static inline void put64(uint8_t *p, uint64_t v)
     memcpy(p, &v, 8);
 }
 
-/* 4 bytes at p as a big-endian number: comparing two of them compares the bytes. */
-static inline uint32_t get32be(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap32(v);
-#endif
-    return v;
-}
-
-/* 8 bytes at p as a big-endian number: comparing two of them compares the bytes. */
-static inline uint64_t get64be(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
+/* 4 or 8 bytes at p as a big-endian number: comparing two of them
+ * compares the bytes. (get32/get64 read little-endian on any host.) */
+static inline uint32_t get32be(const uint8_t *p) { return __builtin_bswap32(get32(p)); }
+static inline uint64_t get64be(const uint8_t *p) { return __builtin_bswap64(get64(p)); }
 
 static inline void put64be(uint8_t *p, uint64_t v)
 {
@@ -315,9 +298,15 @@ static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + leaf_hea
  * Write the header of a leaf entry (flags without ENTRY_SHORT; vsize the
  * value's length) in the shortest form that holds it; returns its size.
  */
+/* The header size a leaf entry with these sizes gets: the short form where it fits. */
+static inline unsigned leaf_header_for(size_t ksize, uint64_t vsize)
+{
+    return ksize <= 0xff && vsize <= 0xffff ? LEAF_SHORT_HEADER : LEAF_ENTRY_HEADER;
+}
+
 static inline unsigned leaf_put_header(uint8_t *e, unsigned flags, size_t ksize, uint32_t vsize)
 {
-    if (ksize <= 0xff && vsize <= 0xffff) {
+    if (leaf_header_for(ksize, vsize) == LEAF_SHORT_HEADER) {
         e[0] = (uint8_t)(flags | ENTRY_SHORT);
         e[1] = (uint8_t)ksize;
         put16(e + 2, (uint16_t)vsize);
@@ -351,6 +340,13 @@ static inline unsigned entry_size(const uint8_t *page, const uint8_t *e)
 
 /* The largest entry, slot included, that a branch or leaf page accepts. */
 static inline unsigned max_entry_size(uint32_t page_size) { return ((page_size - PAGE_HEADER_SIZE) / 2) & ~1u; }
+
+/* Whether a leaf entry with these sizes keeps its value inline (else in an
+ * overflow run). Decided on the long header, whichever form it gets. */
+static inline bool leaf_value_inline(uint32_t page_size, size_t ksize, uint64_t vsize)
+{
+    return SLOT_SIZE + LEAF_ENTRY_HEADER + ksize + vsize <= max_entry_size(page_size);
+}
 
 /* The longest key a file with this page size accepts. */
 static inline unsigned max_key_size(uint32_t page_size)

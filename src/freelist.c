@@ -41,7 +41,7 @@ static int avail_merge(struct pglist *a, size_t n0)
             return 0;
         }
     }
-    pgno_t *tmp = malloc(m * sizeof *tmp + 1);
+    pgno_t *tmp = malloc(m * sizeof *tmp);
     if (!tmp)
         return ENOMEM;
     for (size_t i = 0; i < m; i++)

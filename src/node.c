@@ -192,15 +192,13 @@ static void prefix_after_insert(uint8_t *p, unsigned idx)
 }
 
 /*
- * Every head matches its key under the page's prefix. That the keys share
- * the prefix (like their order) is left to larch_check: a page wrong there
- * misleads searches but cannot make a writer overrun a buffer.
- */
-/*
  * One pass over the slots of a leaf (leaf true) or branch page: each entry
  * lies inside the heap and has possible sizes, and its slot's head matches
  * its key under the page prefix. Called with a constant leaf, so each page
- * type gets its own loop; a writer runs this on every page it copies.
+ * type gets its own loop; a writer runs this on every page it copies. That
+ * the keys share the prefix (like their order) is left to larch_check: a
+ * page wrong there misleads searches but cannot make a writer overrun a
+ * buffer.
  */
 static inline int validate_entries(const uint8_t *p, uint32_t ps, bool leaf, uint64_t *sum)
 {
@@ -274,22 +272,16 @@ LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
     }
 }
 
-LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen,
-                                     unsigned hdr)
+LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen)
 {
-    unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
+    unsigned n = pg_nkeys(p), pfx = pg_prefix(p), hdr = leaf_header_for(klen, vlen);
     size_t size = hdr + klen + vlen;
     assert(pg_type(p) == PAGE_LEAF && n > 0);
     if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE)
         return false;
-    const uint8_t *last = leaf_key(pg_entry(p, n - 1));
-    if (pfx && (klen < pfx || memcmp(key, last, pfx) != 0)) {
-        /* Rare (keys counting past a digit, say), and O(n). */
-        unsigned common = 0;
-        while (common < pfx && common < klen && key[common] == last[common])
-            common++;
-        set_prefix(p, pfx = common);
-    }
+    const uint8_t *last = pg_entry(p, n - 1);
+    if (pfx && (klen < pfx || memcmp(key, leaf_key(last), pfx) != 0)) /* rare (keys counting past a digit, say), O(n) */
+        set_prefix(p, pfx = MIN(pfx, common_prefix(key, klen, leaf_key(last), leaf_ksize(last))));
     uint32_t upper = pg_upper(p) - (uint32_t)size;
     uint8_t *e = p + upper;
     leaf_put_header(e, 0, klen, (uint32_t)vlen);

@@ -78,13 +78,12 @@ static inline unsigned node_used(const uint8_t *p, uint32_t ps) { return ps - pg
 static inline unsigned node_free(const uint8_t *p) { return pg_upper(p) - pg_lower(p) + pg_frag(p); }
 
 /*
- * Append a leaf entry (header of hdr bytes, key, inline value) after the
- * last entry of leaf p, whose keys all sort before key; the page prefix
- * shrinks if key does not share it. Returns false, with p unchanged, if
- * the entry does not fit in the free middle of the page.
+ * Append a plain leaf entry (key, inline value) after the last entry of
+ * leaf p, whose keys all sort before key; the page prefix shrinks if key
+ * does not share it. Returns false, with p unchanged, if the entry does not
+ * fit in the free middle of the page.
  */
-LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen,
-                                     unsigned hdr);
+LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen);
 /*
  * Insert an entry of size bytes at index idx. Returns false (and changes
  * nothing) when the page has no room even after compaction.

@@ -557,11 +557,7 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
             rc = write_joined(txn, list, n, &i, join_from);
             continue;
         }
-        size_t len = (size_t)txn->page_size;
-        size_t piece = MAX((size_t)WRITE_PIECE, len);
-        for (size_t done = 0; done < len && rc == 0; done += piece)
-            rc = os_pwrite_full(db->fd, list[i].buf + done, MIN(piece, len - done),
-                                (list[i].pgno << txn->page_shift) + done);
+        rc = os_pwrite_full(db->fd, list[i].buf, txn->page_size, list[i].pgno << txn->page_shift);
         i++;
     }
     free(list);

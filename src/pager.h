@@ -9,11 +9,9 @@
 
 #include "txn.h"
 
-/* The most one write system call covers: of tree pages, and of overflow
- * runs lying end to end (see pager_write and write_runs). */
-#ifndef WRITE_PIECE
-#define WRITE_PIECE 4096u
-#endif
+/* The most one write system call covers of pages written together:
+ * overflow runs, and a sequential load's new pages (see pager_write and
+ * write_joined). Tree pages are otherwise written one per call. */
 #ifndef RUN_WRITE_PIECE
 #define RUN_WRITE_PIECE (256u * 1024)
 #endif
@@ -77,11 +75,6 @@ LARCH_INTERNAL uint8_t *dirty_find(const struct wstate *w, pgno_t pgno);
 /* LARCH_VERIFY: check the checksum of page p (or its whole overflow run) once per txn. */
 LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t *p);
 
-/*
- * Page pgno as this transaction sees it, checked: inside the snapshot and
- * naming itself (and, with LARCH_VERIFY, its checksum). Returns 0 or
- * LARCH_CORRUPT.
- */
 /* Whether p lies in the map: for a writer, a page it has not copied yet.
  * Its own copies (dirty pages) live in buffers outside the map. */
 static inline bool page_in_map(const larch_txn *txn, const uint8_t *p)
@@ -90,6 +83,11 @@ static inline bool page_in_map(const larch_txn *txn, const uint8_t *p)
     return a >= base && a - base < txn->map_size;
 }
 
+/*
+ * Page pgno as this transaction sees it, checked: inside the snapshot and
+ * naming itself (and, with LARCH_VERIFY, its checksum). Returns 0 or
+ * LARCH_CORRUPT.
+ */
 static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **out)
 {
     const uint8_t *p;
