@@ -1,7 +1,8 @@
 /*
  * crc32c.c - CRC32C (the Castagnoli polynomial), the checksum of every page.
  *
- * On x86-64 with SSE4.2 the CPU's crc32 instruction does 8 bytes a step;
+ * On x86-64 with SSE4.2 the CPU's crc32 instruction does 8 bytes a step
+ * (three chains at once where PCLMULQDQ can join them);
  * elsewhere a table-driven loop ("slicing by 8") does the same work in
  * software. Both give the standard CRC32C (the one iSCSI and ext4 use).
  */
@@ -49,83 +50,79 @@ static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
 }
 
 #if defined(__x86_64__)
+#include <immintrin.h>
+
 /*
  * The crc32 instruction takes 3 cycles but can start every cycle, so one
- * chain of them runs at a third of the speed the CPU allows. Long buffers
- * go in rounds of three STRIPE-byte stripes, each its own chain; the three
- * results are joined by "shifting" the first two over the bytes that
- * follow them. A shift over a fixed length is linear in the 32-bit CRC, so
- * it is four table lookups per byte of CRC (tables built once).
+ * chain of them runs at a third of the speed the CPU allows. A buffer of
+ * 192 bytes or more goes in rounds of three equal stripes (a multiple of
+ * BLOCK bytes each, at most MAX_BLOCKS blocks), each its own chain; the
+ * three results are then joined by "shifting" the first two over the bytes
+ * that follow them. Pages rarely checksum a round 4 KiB (the free middle
+ * is left out), so the stripe length follows the buffer's.
+ *
+ * Shifting a CRC register c over n zero bytes is c * x^(8n) mod P. One
+ * carry-less multiply of c by K = x^(8n - 33) mod P and one crc32 of the
+ * 64-bit product does it: the multiply of two bit-reflected values gives
+ * c * K * x, and the crc32 instruction multiplies by x^32 and reduces.
  */
-#define STRIPE 1360u /* 3 stripes = 4080: one round covers a 4 KiB page */
+#define BLOCK 64u
+#define MAX_BLOCKS 21u /* 3 x 21 x 64 = 4032 bytes a round */
 
-static uint32_t shift_table[2][4][256]; /* [0]: over STRIPE bytes, [1]: over 2 * STRIPE */
+static uint32_t shift_k[2 * MAX_BLOCKS + 1]; /* [i]: K for shifting over i * BLOCK bytes */
 static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
-__attribute__((target("sse4.2"))) static uint32_t crc_zeros(uint32_t c, size_t len)
+/* x^m mod P, bit-reflected, one multiplication by x at a time (built once). */
+static void shift_k_build(void)
 {
-    uint64_t v = c;
-    for (size_t i = 0; i < len / 8; i++)
-        v = __builtin_ia32_crc32di(v, 0);
-    return (uint32_t)v;
-}
-
-static void shift_tables_build(void)
-{
-    for (int s = 0; s < 2; s++) {
-        uint32_t basis[32];
-        for (int bit = 0; bit < 32; bit++)
-            basis[bit] = crc_zeros(1u << bit, (size_t)STRIPE * (s + 1));
-        for (int byte = 0; byte < 4; byte++)
-            for (uint32_t v = 0; v < 256; v++) {
-                uint32_t r = 0;
-                for (int bit = 0; bit < 8; bit++)
-                    if (v & (1u << bit))
-                        r ^= basis[byte * 8 + bit];
-                shift_table[s][byte][v] = r;
-            }
+    uint32_t v = 0x80000000u; /* x^0 */
+    uint64_t m = 0;
+    for (unsigned i = 1; i <= 2 * MAX_BLOCKS; i++) {
+        for (; m < 8ull * BLOCK * i - 33; m++)
+            v = (v & 1) ? (v >> 1) ^ CRC32C_POLY : v >> 1;
+        shift_k[i] = v;
     }
 }
 
-static uint32_t shift(int s, uint32_t c)
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc_shift(uint32_t c, uint32_t k)
 {
-    return shift_table[s][0][c & 0xff] ^ shift_table[s][1][(c >> 8) & 0xff] ^ shift_table[s][2][(c >> 16) & 0xff] ^
-           shift_table[s][3][c >> 24];
+    __m128i product = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)c), _mm_cvtsi32_si128((int)k), 0);
+    return (uint32_t)__builtin_ia32_crc32di(0, (uint64_t)_mm_cvtsi128_si64(product));
 }
 
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint64_t crc_chain(uint64_t c, const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    for (size_t i = len & ~(size_t)7; i < len; i++)
+        c = __builtin_ia32_crc32qi((uint32_t)c, p[i]);
+    return c;
+}
+
+__attribute__((target("sse4.2,pclmul"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
     uint64_t c = crc;
-    while (len && ((uintptr_t)p & 7)) {
-        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-        len--;
-    }
-    if (len >= 3 * STRIPE)
-        pthread_once(&shift_once, shift_tables_build);
-    while (len >= 3 * STRIPE) {
+    if (len >= 3 * BLOCK)
+        pthread_once(&shift_once, shift_k_build);
+    while (len >= 3 * BLOCK) {
+        size_t blocks = MIN(len / (3 * BLOCK), (size_t)MAX_BLOCKS), stripe = blocks * BLOCK;
         uint64_t c1 = 0, c2 = 0, a, b, d;
-        for (size_t i = 0; i < STRIPE; i += 8) {
+        for (size_t i = 0; i < stripe; i += 8) {
             memcpy(&a, p + i, 8);
-            memcpy(&b, p + STRIPE + i, 8);
-            memcpy(&d, p + 2 * STRIPE + i, 8);
+            memcpy(&b, p + stripe + i, 8);
+            memcpy(&d, p + 2 * stripe + i, 8);
             c = __builtin_ia32_crc32di(c, a);
             c1 = __builtin_ia32_crc32di(c1, b);
             c2 = __builtin_ia32_crc32di(c2, d);
         }
-        c = shift(1, (uint32_t)c) ^ shift(0, (uint32_t)c1) ^ (uint32_t)c2;
-        p += 3 * STRIPE;
-        len -= 3 * STRIPE;
+        c = crc_shift((uint32_t)c, shift_k[2 * blocks]) ^ crc_shift((uint32_t)c1, shift_k[blocks]) ^ (uint32_t)c2;
+        p += 3 * stripe;
+        len -= 3 * stripe;
     }
-    while (len >= 8) {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        c = __builtin_ia32_crc32di(c, v);
-        p += 8;
-        len -= 8;
-    }
-    while (len--)
-        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-    return (uint32_t)c;
+    return (uint32_t)crc_chain(c, p, len);
 }
 #endif
 
@@ -134,8 +131,10 @@ LARCH_INTERNAL uint32_t crc32c(uint32_t crc, const void *data, size_t len)
     const uint8_t *p = data;
     crc = ~crc;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("sse4.2"))
+    if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul"))
         return ~crc32c_hw(crc, p, len);
+    if (__builtin_cpu_supports("sse4.2"))
+        return ~(uint32_t)crc_chain(crc, p, len);
 #endif
     return ~crc32c_soft(crc, p, len);
 }

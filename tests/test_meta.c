@@ -122,8 +122,9 @@ static uint32_t crc32c_reference(const uint8_t *p, size_t len)
     return ~c;
 }
 
-/* Every length and alignment around the striped rounds (3 x 1360 bytes)
- * gives the standard CRC32C. */
+/* Every length up to 600 and those around the striped rounds (three
+ * stripes of 64-byte blocks, 4032 bytes at most) at every alignment give
+ * the standard CRC32C. */
 TEST(meta, crc32c_matches_the_reference)
 {
     static uint8_t buf[3 * 4096 + 64];
@@ -133,7 +134,9 @@ TEST(meta, crc32c_matches_the_reference)
         buf[i] = (uint8_t)(x >> 56);
     }
     CHECK(crc32c(0, "123456789", 9) == 0xe3069283u);
-    size_t lens[] = { 0, 1, 7, 8, 9, 1023, 4079, 4080, 4081, 4092, 4096, 8160, 8161, 9000, 3 * 4096 };
+    for (size_t len = 0; len <= 600; len++)
+        CHECK(crc32c(0, buf + len % 9, len) == crc32c_reference(buf + len % 9, len));
+    size_t lens[] = { 1023, 2800, 4031, 4032, 4033, 4079, 4080, 4092, 4096, 8064, 8065, 8160, 9000, 3 * 4096 };
     for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
         for (size_t off = 0; off < 9; off++)
             CHECK(crc32c(0, buf + off, lens[l]) == crc32c_reference(buf + off, lens[l]));
