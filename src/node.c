@@ -42,6 +42,28 @@ static int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *k
 }
 
 /*
+ * Whether key shares the page's prefix of pfx bytes, told by the page's
+ * entry i (every key of the page has the same prefix): *inside, or when
+ * not, *c > 0 if the key sorts before the whole page, < 0 after it.
+ * Searches ask the same entry of a page each time, so on the upper levels
+ * of the tree that key stays in the CPU's cache.
+ */
+static int probe_prefix(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *key, size_t klen, unsigned pfx,
+                        int *c, bool *inside)
+{
+    const uint8_t *k = NULL;
+    size_t kl = 0, d;
+    int rc = node_key(p, i, ps, &k, &kl);
+    if (rc)
+        return rc;
+    if (UNLIKELY(kl < pfx))
+        return CORRUPT();
+    *c = key_compare_at(k, pfx, key, MIN(klen, (size_t)pfx), &d);
+    *inside = d >= pfx;
+    return 0;
+}
+
+/*
  * The search shared by leaves and branches over entries [lo, hi): the
  * first entry whose key is > key (or >= key when !after_equal), and
  * whether that comparison met an equal key.
@@ -49,8 +71,8 @@ static int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *k
  * It compares heads, which lie together in the slot array, and reads a
  * key only where heads tie. Heads mean something only for a searched key
  * that shares the page's prefix; the first key read tells whether it
- * does, and when no head tied, one key next to the answer is read at the
- * end to tell it. A key outside the prefix sorts before or after the whole
+ * does, and when no head tied, the page's first key is read at the end
+ * to tell it. A key outside the prefix sorts before or after the whole
  * page. For a get of a present key the one key read is the key found.
  */
 static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen, unsigned lo, unsigned hi,
@@ -58,7 +80,7 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
 {
     const unsigned first = lo, end = hi, pfx = pg_prefix(p), head = key_head(key, klen, pfx);
     bool known_inside = false, inside;
-    int c, rc;
+    int c = 0, rc;
     *equal = false;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2, h = pg_head(p, mid);
@@ -83,10 +105,10 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
         else
             hi = mid;
     }
-    if (!known_inside && first < end) {
+    if (!known_inside && pfx && first < end) {
         if (lo < hi) { /* left the loop on a key outside the prefix */
             inside = false;
-        } else if ((rc = probe_key(p, ps, lo < end ? lo : lo - 1, key, klen, pfx, &c, &inside)) != 0) {
+        } else if ((rc = probe_prefix(p, ps, first, key, klen, pfx, &c, &inside)) != 0) {
             return rc;
         }
         if (!inside) {

@@ -194,34 +194,50 @@ static void *race_reader(void *arg)
     return NULL;
 }
 
+/* One commit of the race: every key gets the value numbered n. */
+static int race_commit(larch_db *db, uint64_t n, uint8_t *val)
+{
+    larch_txn *txn;
+    int rc = larch_begin(db, 0, &txn);
+    if (rc)
+        return rc;
+    memcpy(val, &n, 8);
+    for (int i = 0; i < RACE_KEYS && rc == 0; i++) {
+        char kb[16];
+        snprintf(kb, sizeof kb, "r%02d", i);
+        larch_val k = str_val(kb), v = val_of(val, 100 + (n % 200));
+        rc = larch_put(txn, 0, &k, &v, 0);
+    }
+    if (rc) {
+        larch_abort(txn);
+        return rc;
+    }
+    return larch_commit(txn);
+}
+
 TEST(concurrency, snapshot_pick_races_page_reuse)
 {
     struct shared s = { 0 };
     larch_options o = { 0 };
     o.flags = LARCH_NOSYNC;
     CHECK_OK(larch_open(test_path("race.db"), &o, &s.db));
-    pthread_t th[4];
+    pthread_t th[3];
+    int started = 0, rc = 0;
     uint8_t val[300];
     memset(val, 'x', sizeof val);
     int commits = test_long() ? 20000 : 3000;
-    for (uint64_t n = 1; n <= (uint64_t)commits; n++) {
-        larch_txn *txn;
-        CHECK_OK(larch_begin(s.db, 0, &txn));
-        memcpy(val, &n, 8);
-        for (int i = 0; i < RACE_KEYS; i++) {
-            char kb[16];
-            snprintf(kb, sizeof kb, "r%02d", i);
-            larch_val k = str_val(kb), v = val_of(val, 100 + (n % 200));
-            CHECK_OK(larch_put(txn, 0, &k, &v, 0));
-        }
-        CHECK_OK(larch_commit(txn));
-        if (n == 1)
-            for (int i = 0; i < 3; i++)
-                CHECK(pthread_create(&th[i], NULL, race_reader, &s) == 0);
+    for (uint64_t n = 1; n <= (uint64_t)commits && rc == 0; n++) {
+        rc = race_commit(s.db, n, val);
+        for (; n == 1 && rc == 0 && started < 3; started++)
+            if (pthread_create(&th[started], NULL, race_reader, &s) != 0)
+                break;
     }
+    /* The readers stop before any check can leave this test. */
     atomic_store(&s.done, 1);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    CHECK_OK(rc);
+    CHECK(started == 3);
     printf("    %d commits, %ld reader snapshots, file %llu KiB\n", commits, atomic_load(&s.reads),
            (unsigned long long)file_size_of(test_path("race.db")) >> 10);
     CHECK(atomic_load(&s.failures) == 0);
