@@ -114,6 +114,38 @@ LARCH_INTERNAL int value_unpack_into(unsigned eflags, const struct dict *d, cons
     return n >= 0 && (size_t)n == raw ? 0 : CORRUPT();
 }
 
+/*
+ * LZ4 decodes a block against a separate dictionary (its "external
+ * dictionary" mode) with a library call per match that reaches into the
+ * dictionary; with the dictionary lying just before the output it copies
+ * those matches inline like any other. A read transaction that gets many
+ * values of a bucket keeps a copy of its dictionary followed by room for
+ * one value, decodes there and copies the value out: 7,830 -> 7,080
+ * instructions per get of a 1 KiB JSON value. The first few gets of a
+ * transaction skip it: the copy costs as much as a few decodes save.
+ * Read transactions only: their map pages cannot change under the copy,
+ * while a writer's dictionary pages are its own buffers, whose addresses
+ * can come back for another bucket's dictionary.
+ */
+static int unpack_in_window(larch_txn *txn, const struct dict *d, const uint8_t *stored, size_t len, size_t raw)
+{
+    if (!txn->zwin) {
+        txn->zwin = malloc(DICT_SIZE + ZWIN_VALUE_MAX);
+        if (!txn->zwin)
+            return ENOMEM;
+    }
+    if (txn->zwin_dict != d->data || txn->zwin_dict_size != d->size) {
+        memcpy(txn->zwin, d->data, d->size);
+        txn->zwin_dict = d->data;
+        txn->zwin_dict_size = d->size;
+    }
+    if (len < 4 || len - 4 > (size_t)INT32_MAX)
+        return CORRUPT();
+    int n = LZ4_decompress_safe_usingDict((const char *)stored + 4, (char *)txn->zwin + d->size, (int)(len - 4),
+                                          (int)raw, (const char *)txn->zwin, (int)d->size);
+    return n >= 0 && (size_t)n == raw ? 0 : CORRUPT();
+}
+
 LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct dict *d, const uint8_t *stored,
                                 size_t len, larch_val *out)
 {
@@ -126,7 +158,14 @@ LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct di
     uint8_t *buf = txn_arena_alloc(txn, (size_t)raw);
     if (!buf)
         return ENOMEM;
-    rc = value_unpack_into(eflags, d, stored, len, buf, (size_t)raw);
+    if ((eflags & ENTRY_DICT) && txn->rdonly && raw <= ZWIN_VALUE_MAX && d && d->data &&
+        ++txn->zwin_gets >= ZWIN_AFTER_GETS) {
+        rc = unpack_in_window(txn, d, stored, len, (size_t)raw);
+        if (rc == 0)
+            memcpy(buf, txn->zwin + d->size, (size_t)raw);
+    } else {
+        rc = value_unpack_into(eflags, d, stored, len, buf, (size_t)raw);
+    }
     if (rc)
         return rc;
     out->data = buf;

@@ -14,6 +14,11 @@
 /* Values shorter than this are stored as they are: too little to gain. */
 #define LZ4_MIN_VALUE 64u
 
+/* Read transactions decode values up to this size next to a copy of the
+ * dictionary, from their ZWIN_AFTER_GETS-th such get on (compress.c). */
+#define ZWIN_VALUE_MAX (64u * 1024)
+#define ZWIN_AFTER_GETS 8u
+
 /* A bucket's dictionary, or none (data NULL). */
 struct dict {
     const uint8_t *data;

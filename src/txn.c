@@ -131,6 +131,7 @@ static void end_txn(larch_txn *txn, bool committed)
     larch_db *db = txn->db;
     bucket_txn_end(txn, committed);
     free(txn->verified);
+    free(txn->zwin);
     for (struct arena_chunk *c = txn->arena, *next; c; c = next) {
         next = c->next;
         free(c);

@@ -45,6 +45,10 @@ struct larch_txn {
     struct txn_bucket *bk;    /* indexed by handle & 0xffff */
     uint32_t nbk;
     struct arena_chunk *arena;
+    uint8_t *zwin;            /* read txns: a copy of a dictionary, then room for a value */
+    const uint8_t *zwin_dict; /* the dictionary zwin holds a copy of */
+    size_t zwin_dict_size;
+    uint64_t zwin_gets;       /* gets of dictionary-compressed values so far */
     uint8_t *verified;        /* LARCH_VERIFY: a bit per page checked, else NULL */
     pgno_t verified_pages;    /* pages the bitmap covers */
     struct txn_bucket bk_inline[TXN_BUCKETS_INLINE];

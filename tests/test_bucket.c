@@ -393,6 +393,43 @@ static uint64_t load_json(const char *name, unsigned flags)
     return file_size_of(test_path(name));
 }
 
+/* A read txn that gets many values from two LZ4 buckets in turn: each
+ * decodes against its own bucket's dictionary, before and after the read
+ * txn starts decoding next to a copy of it (compress.c, ZWIN_AFTER_GETS). */
+TEST(bucket, lz4_gets_alternate_between_dictionaries)
+{
+    larch_db *db = open_db("a.db");
+    larch_txn *txn;
+    larch_bucket b[2];
+    char buf[2048];
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int j = 0; j < 2; j++) {
+        CHECK_OK(larch_bucket_open(txn, j ? "y" : "x", LARCH_CREATE | LARCH_LZ4, &b[j]));
+        for (int i = 0; i < 400; i++) {
+            char kb[16];
+            snprintf(kb, sizeof kb, "j%04d", i);
+            size_t n = json_record(buf, sizeof buf, (uint64_t)(i * 7 + j * 100003));
+            larch_val k = str_val(kb), v = val_of(buf, n);
+            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+        }
+    }
+    CHECK_OK(larch_commit(txn));
+    for (int round = 0; round < 2; round++) {
+        CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+        for (int g = 0; g < 300; g++) {
+            int j = round ? g / 150 : g & 1, i = (g * 37) % 400;
+            char kb[16];
+            snprintf(kb, sizeof kb, "j%04d", i);
+            size_t n = json_record(buf, sizeof buf, (uint64_t)(i * 7 + j * 100003));
+            larch_val k = str_val(kb), out;
+            CHECK_OK(larch_get(txn, b[j], &k, &out));
+            CHECK(out.size == n && !memcmp(out.data, buf, n));
+        }
+        larch_abort(txn);
+    }
+    larch_close(db);
+}
+
 TEST(bucket, lz4_halves_json_files)
 {
     char buf[2048];
