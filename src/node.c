@@ -64,34 +64,53 @@ static int probe_prefix(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t
 }
 
 /*
+ * The first entry in [lo, hi) whose head is >= h (upper: > h), or hi.
+ * Heads are unsigned numbers in key order, so this is a plain binary
+ * search; written so the compiler picks with a conditional move instead of
+ * a branch, because half of a binary search's branches are mispredicted.
+ */
+static inline unsigned head_bound(const uint8_t *p, unsigned lo, unsigned hi, unsigned h, bool upper)
+{
+    if (lo == hi)
+        return lo;
+    unsigned base = lo, len = hi - lo;
+    while (len > 1) {
+        unsigned half = len / 2, x = pg_head(p, base + half);
+        base = (upper ? x <= h : x < h) ? base + half : base;
+        len -= half;
+    }
+    unsigned x = pg_head(p, base);
+    return base + (upper ? x <= h : x < h);
+}
+
+/*
  * The search shared by leaves and branches over entries [lo, hi): the
  * first entry whose key is > key (or >= key when !after_equal), and
  * whether that comparison met an equal key.
  *
- * It compares heads, which lie together in the slot array, and reads a
- * key only where heads tie. Heads mean something only for a searched key
- * that shares the page's prefix; the first key read tells whether it
- * does, and when no head tied, the page's first key is read at the end
- * to tell it. A key outside the prefix sorts before or after the whole
- * page. For a get of a present key the one key read is the key found.
+ * It compares heads, which lie together in the slot array, and reads keys
+ * only among the entries whose head ties with the searched key's (for a
+ * get of a present key: the key found). Heads mean something only for a
+ * searched key that shares the page's prefix; the first key read tells
+ * whether it does, and when no head tied, the page's first key is read to
+ * tell it. A key outside the prefix sorts before or after the whole page.
  */
 static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen, unsigned lo, unsigned hi,
                         bool after_equal, unsigned *out, bool *equal)
 {
     const unsigned first = lo, end = hi, pfx = pg_prefix(p), head = key_head(key, klen, pfx);
-    bool known_inside = false, inside;
+    bool inside = true;
     int c = 0, rc;
     *equal = false;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2, h = pg_head(p, mid);
-        if (h != head) {
-            c = h < head ? -1 : 1;
-        } else {
+    lo = head_bound(p, first, end, head, false);
+    if (lo < end && pg_head(p, lo) == head) {
+        hi = head_bound(p, lo + 1, end, head, true);
+        while (lo < hi) {
+            unsigned mid = lo + (hi - lo) / 2;
             if ((rc = probe_key(p, ps, mid, key, klen, pfx, &c, &inside)) != 0)
                 return rc;
             if (!inside)
                 break;
-            known_inside = true;
             if (c == 0) {
                 *equal = true;
                 if (!after_equal) {
@@ -99,25 +118,16 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
                     return 0;
                 }
             }
+            if (c < 0 || (c == 0 && after_equal))
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        if (c < 0 || (c == 0 && after_equal))
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (!known_inside && pfx && first < end) {
-        if (lo < hi) { /* left the loop on a key outside the prefix */
-            inside = false;
-        } else if ((rc = probe_prefix(p, ps, first, key, klen, pfx, &c, &inside)) != 0) {
+    } else if (pfx && first < end) {
+        if ((rc = probe_prefix(p, ps, first, key, klen, pfx, &c, &inside)) != 0)
             return rc;
-        }
-        if (!inside) {
-            *equal = false;
-            *out = c > 0 ? first : end;
-            return 0;
-        }
     }
-    *out = lo;
+    *out = inside ? lo : c > 0 ? first : end;
     return 0;
 }
 
