@@ -120,7 +120,7 @@ LARCH_INTERNAL int value_unpack_into(unsigned eflags, const struct dict *d, cons
  * dictionary; with the dictionary lying just before the output it copies
  * those matches inline like any other. A read transaction that gets many
  * values of a bucket keeps a copy of its dictionary followed by room for
- * one value, decodes there and copies the value out: 7,830 -> 7,080
+ * one value, decodes there and copies the value out: 7,830 -> 7,150
  * instructions per get of a 1 KiB JSON value. The first few gets of a
  * transaction skip it: the copy costs as much as a few decodes save.
  * Read transactions only: their map pages cannot change under the copy,
@@ -139,11 +139,9 @@ static int unpack_in_window(larch_txn *txn, const struct dict *d, const uint8_t 
         txn->zwin_dict = d->data;
         txn->zwin_dict_size = d->size;
     }
-    if (len < 4 || len - 4 > (size_t)INT32_MAX)
-        return CORRUPT();
-    int n = LZ4_decompress_safe_usingDict((const char *)stored + 4, (char *)txn->zwin + d->size, (int)(len - 4),
-                                          (int)raw, (const char *)txn->zwin, (int)d->size);
-    return n >= 0 && (size_t)n == raw ? 0 : CORRUPT();
+    /* LZ4 sees the copy end where the output starts and takes it as a prefix. */
+    const struct dict copy = { txn->zwin, d->size };
+    return value_unpack_into(ENTRY_LZ4 | ENTRY_DICT, &copy, stored, len, txn->zwin + d->size, raw);
 }
 
 LARCH_INTERNAL int value_unpack(larch_txn *txn, unsigned eflags, const struct dict *d, const uint8_t *stored,
