@@ -30,6 +30,9 @@
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For a helper whose flag arguments are constants at each call: inlined,
+ * the branches on them fold away (the compiler's own choice may not). */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /*
  * Every place that finds the file damaged returns through CORRUPT(), so a

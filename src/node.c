@@ -24,10 +24,14 @@ static unsigned first_keyed(const uint8_t *p) { return pg_type(p) == PAGE_BRANCH
 /*
  * Read key i of p (bounds-checked) and compare it with the searched key:
  * *c as key_compare(stored, searched), *inside whether the searched key
- * shares the page's prefix (the two agree on the first pfx bytes).
+ * shares the page's prefix (the two agree on the first pfx bytes). With
+ * prefix_only, only those pfx bytes are compared: every key of the page
+ * has them, so *c > 0 then means the key sorts before the whole page,
+ * < 0 after it. Searches ask that of the page's first key, the same bytes
+ * each time, which on the upper levels of the tree stay in the CPU cache.
  */
-static int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *key, size_t klen, unsigned pfx,
-                     int *c, bool *inside)
+static ALWAYS_INLINE int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *key, size_t klen,
+                                   unsigned pfx, bool prefix_only, int *c, bool *inside)
 {
     const uint8_t *k = NULL;
     size_t kl = 0, d;
@@ -36,29 +40,10 @@ static int probe_key(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *k
         return rc;
     if (UNLIKELY(kl < pfx))
         return CORRUPT();
-    *c = key_compare_at(k, kl, key, klen, &d);
-    *inside = d >= pfx;
-    return 0;
-}
-
-/*
- * Whether key shares the page's prefix of pfx bytes, told by the page's
- * entry i (every key of the page has the same prefix): *inside, or when
- * not, *c > 0 if the key sorts before the whole page, < 0 after it.
- * Searches ask the same entry of a page each time, so on the upper levels
- * of the tree that key stays in the CPU's cache.
- */
-static int probe_prefix(const uint8_t *p, uint32_t ps, unsigned i, const uint8_t *key, size_t klen, unsigned pfx,
-                        int *c, bool *inside)
-{
-    const uint8_t *k = NULL;
-    size_t kl = 0, d;
-    int rc = node_key(p, i, ps, &k, &kl);
-    if (rc)
-        return rc;
-    if (UNLIKELY(kl < pfx))
-        return CORRUPT();
-    *c = key_compare_at(k, pfx, key, MIN(klen, (size_t)pfx), &d);
+    if (prefix_only)
+        *c = key_compare_at(k, pfx, key, MIN(klen, (size_t)pfx), &d);
+    else
+        *c = key_compare_at(k, kl, key, klen, &d);
     *inside = d >= pfx;
     return 0;
 }
@@ -107,7 +92,7 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
         hi = head_bound(p, lo + 1, end, head, true);
         while (lo < hi) {
             unsigned mid = lo + (hi - lo) / 2;
-            if ((rc = probe_key(p, ps, mid, key, klen, pfx, &c, &inside)) != 0)
+            if ((rc = probe_key(p, ps, mid, key, klen, pfx, false, &c, &inside)) != 0)
                 return rc;
             if (!inside)
                 break;
@@ -124,7 +109,7 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
                 hi = mid;
         }
     } else if (pfx && first < end) {
-        if ((rc = probe_prefix(p, ps, first, key, klen, pfx, &c, &inside)) != 0)
+        if ((rc = probe_key(p, ps, first, key, klen, pfx, true, &c, &inside)) != 0)
             return rc;
     }
     *out = inside ? lo : c > 0 ? first : end;
