@@ -30,6 +30,15 @@ void test_register(const char *suite, const char *name, test_fn fn)
         tests[ntests++] = (struct test_entry){ suite, name, fn };
 }
 
+static void (*fail_hook)(void *);
+static void *fail_hook_arg;
+
+void test_on_fail(void (*fn)(void *), void *arg)
+{
+    fail_hook = fn;
+    fail_hook_arg = arg;
+}
+
 void test_fail(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -39,6 +48,10 @@ void test_fail(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     fprintf(stdout, "\n");
     fflush(stdout);
+    void (*hook)(void *) = fail_hook;
+    fail_hook = NULL; /* a check failing inside the hook must not loop */
+    if (hook)
+        hook(fail_hook_arg);
     longjmp(fail_jump, 1);
 }
 
@@ -132,6 +145,7 @@ int main(int argc, char **argv)
         }
         printf("  %s.%s\n", t->suite, t->name);
         double start = now();
+        test_on_fail(NULL, NULL);
         if (setjmp(fail_jump) == 0) {
             t->fn();
             printf("ok   %s.%s (%.2fs)\n", t->suite, t->name, now() - start);

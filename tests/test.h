@@ -22,6 +22,11 @@ typedef void (*test_fn)(void);
 void test_register(const char *suite, const char *name, test_fn fn);
 void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((noreturn, format(printf, 3, 4)));
 
+/* Run fn(arg) if the current test fails, before the runner moves on (say,
+ * to stop threads that use the test's memory); NULL clears it. Cleared
+ * between tests. */
+void test_on_fail(void (*fn)(void *), void *arg);
+
 #define TEST(suite, name)                                                          \
     static void test_##suite##_##name(void);                                       \
     __attribute__((constructor)) static void register_##suite##_##name(void)       \

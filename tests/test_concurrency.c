@@ -20,6 +20,37 @@ struct shared {
     uint64_t seed;
 };
 
+/*
+ * Reader threads of a test. They run on the test's own memory, so a
+ * failed check in the test's thread stops them (test_on_fail) before the
+ * runner leaves the test's frame.
+ */
+struct readers {
+    struct shared *s;
+    pthread_t th[8];
+    int n;
+};
+
+static void readers_stop(void *arg)
+{
+    struct readers *r = arg;
+    atomic_store(&r->s->done, 1);
+    for (int i = 0; i < r->n; i++)
+        pthread_join(r->th[i], NULL);
+    r->n = 0;
+    test_on_fail(NULL, NULL);
+}
+
+static void readers_start(struct readers *r, struct shared *s, int count, void *(*fn)(void *))
+{
+    r->s = s;
+    r->n = 0;
+    CHECK(count <= (int)(sizeof r->th / sizeof r->th[0]));
+    test_on_fail(readers_stop, r);
+    for (; r->n < count; r->n++)
+        CHECK(pthread_create(&r->th[r->n], NULL, fn, s) == 0);
+}
+
 static void fill_pattern(uint8_t *buf, size_t len, uint64_t id)
 {
     for (size_t i = 0; i < len; i++)
@@ -134,13 +165,10 @@ static void run_bank(int readers, int commits, uint64_t seed)
         CHECK_OK(larch_put(txn, 0, &k, &v, 0));
     }
     CHECK_OK(larch_commit(txn));
-    pthread_t th[8];
-    for (int i = 0; i < readers; i++)
-        CHECK(pthread_create(&th[i], NULL, bank_reader, &s) == 0);
+    struct readers r;
+    readers_start(&r, &s, readers, bank_reader);
     bank_writer(&s);
-    atomic_store(&s.done, 1);
-    for (int i = 0; i < readers; i++)
-        pthread_join(th[i], NULL);
+    readers_stop(&r);
     printf("    %d commits, %ld consistent reader snapshots, file %llu MiB\n", commits,
            atomic_load(&s.reads), (unsigned long long)file_size_of(test_path("bank.db")) >> 20);
     CHECK(atomic_load(&s.failures) == 0);
@@ -194,50 +222,31 @@ static void *race_reader(void *arg)
     return NULL;
 }
 
-/* One commit of the race: every key gets the value numbered n. */
-static int race_commit(larch_db *db, uint64_t n, uint8_t *val)
-{
-    larch_txn *txn;
-    int rc = larch_begin(db, 0, &txn);
-    if (rc)
-        return rc;
-    memcpy(val, &n, 8);
-    for (int i = 0; i < RACE_KEYS && rc == 0; i++) {
-        char kb[16];
-        snprintf(kb, sizeof kb, "r%02d", i);
-        larch_val k = str_val(kb), v = val_of(val, 100 + (n % 200));
-        rc = larch_put(txn, 0, &k, &v, 0);
-    }
-    if (rc) {
-        larch_abort(txn);
-        return rc;
-    }
-    return larch_commit(txn);
-}
-
 TEST(concurrency, snapshot_pick_races_page_reuse)
 {
     struct shared s = { 0 };
     larch_options o = { 0 };
     o.flags = LARCH_NOSYNC;
     CHECK_OK(larch_open(test_path("race.db"), &o, &s.db));
-    pthread_t th[3];
-    int started = 0, rc = 0;
+    struct readers r;
     uint8_t val[300];
     memset(val, 'x', sizeof val);
     int commits = test_long() ? 20000 : 3000;
-    for (uint64_t n = 1; n <= (uint64_t)commits && rc == 0; n++) {
-        rc = race_commit(s.db, n, val);
-        for (; n == 1 && rc == 0 && started < 3; started++)
-            if (pthread_create(&th[started], NULL, race_reader, &s) != 0)
-                break;
+    for (uint64_t n = 1; n <= (uint64_t)commits; n++) {
+        larch_txn *txn;
+        CHECK_OK(larch_begin(s.db, 0, &txn));
+        memcpy(val, &n, 8);
+        for (int i = 0; i < RACE_KEYS; i++) {
+            char kb[16];
+            snprintf(kb, sizeof kb, "r%02d", i);
+            larch_val k = str_val(kb), v = val_of(val, 100 + (n % 200));
+            CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+        }
+        CHECK_OK(larch_commit(txn));
+        if (n == 1)
+            readers_start(&r, &s, 3, race_reader);
     }
-    /* The readers stop before any check can leave this test. */
-    atomic_store(&s.done, 1);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    CHECK_OK(rc);
-    CHECK(started == 3);
+    readers_stop(&r);
     printf("    %d commits, %ld reader snapshots, file %llu KiB\n", commits, atomic_load(&s.reads),
            (unsigned long long)file_size_of(test_path("race.db")) >> 10);
     CHECK(atomic_load(&s.failures) == 0);
@@ -313,9 +322,8 @@ TEST(concurrency, buckets_come_and_go_under_readers)
     larch_options o = { 0 };
     o.flags = LARCH_NOSYNC;
     CHECK_OK(larch_open(test_path("buckets.db"), &o, &s.db));
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++)
-        CHECK(pthread_create(&th[i], NULL, bucket_reader, &s) == 0);
+    struct readers r;
+    readers_start(&r, &s, 2, bucket_reader);
     int rounds = test_long() ? 5000 : 800;
     for (int n = 0; n < rounds; n++) {
         larch_txn *txn;
@@ -338,9 +346,7 @@ TEST(concurrency, buckets_come_and_go_under_readers)
         else
             CHECK_OK(larch_commit(txn));
     }
-    atomic_store(&s.done, 1);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
+    readers_stop(&r);
     printf("    %d bucket generations, %ld reader passes\n", rounds, atomic_load(&s.reads));
     CHECK(atomic_load(&s.failures) == 0);
     pagewalk_audit(s.db, NULL);
