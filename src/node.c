@@ -89,7 +89,8 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
     *equal = false;
     lo = head_bound(p, first, end, head, false);
     if (lo < end && pg_head(p, lo) == head) {
-        hi = head_bound(p, lo + 1, end, head, true);
+        /* Usually one entry has the head: its neighbour tells without a search. */
+        hi = lo + 1 == end || pg_head(p, lo + 1) != head ? lo + 1 : head_bound(p, lo + 2, end, head, true);
         while (lo < hi) {
             unsigned mid = lo + (hi - lo) / 2;
             if ((rc = probe_key(p, ps, mid, key, klen, pfx, false, &c, &inside)) != 0)
