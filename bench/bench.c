@@ -65,13 +65,13 @@ static uint64_t json_records;
 
 static const uint8_t *key_at(uint64_t i) { return keys + i * KEY_SIZE; }
 
-/* A value of len bytes for operation i: a window into the random pool. */
 /*
- * The i-th value: the pool's bytes in order, as db_bench takes them. An
- * earlier version jumped 7,919 bytes a value, and the copy of each value
- * missed the CPU's caches: half of a fillseq put, in LMDB as in larch,
- * was the harness (perf: 43-46% in that memcpy), which hid the engines'
- * own differences and added the VM's memory noise to every write.
+ * A value of len bytes for operation i: the random pool's bytes in order,
+ * as db_bench takes them. An earlier version jumped 7,919 bytes a value,
+ * and the copy of each value missed the CPU's caches: half of a fillseq
+ * put, in LMDB as in larch, was the harness (perf: 43-46% in that memcpy),
+ * which hid the engines' own differences and added the VM's memory noise
+ * to every write.
  */
 static const uint8_t *value_for(uint64_t i, size_t len) { return value_pool + (i * len) % (VALUE_POOL - len); }
 

@@ -294,16 +294,16 @@ static inline const uint8_t *leaf_key(const uint8_t *e) { return e + leaf_header
 static inline uint8_t *leaf_value(uint8_t *e) { return e + leaf_header_size(e) + leaf_ksize(e); }
 static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + leaf_header_size(e) + leaf_ksize(e)); }
 
-/*
- * Write the header of a leaf entry (flags without ENTRY_SHORT; vsize the
- * value's length) in the shortest form that holds it; returns its size.
- */
 /* The header size a leaf entry with these sizes gets: the short form where it fits. */
 static inline unsigned leaf_header_for(size_t ksize, uint64_t vsize)
 {
     return ksize <= 0xff && vsize <= 0xffff ? LEAF_SHORT_HEADER : LEAF_ENTRY_HEADER;
 }
 
+/*
+ * Write the header of a leaf entry (flags without ENTRY_SHORT; vsize the
+ * value's length) in the shortest form that holds it; returns its size.
+ */
 static inline unsigned leaf_put_header(uint8_t *e, unsigned flags, size_t ksize, uint32_t vsize)
 {
     if (leaf_header_for(ksize, vsize) == LEAF_SHORT_HEADER) {
