@@ -140,6 +140,11 @@ typedef struct larch_options {
  * place, so a crash during creation leaves either no file or a valid empty
  * database. An existing empty (0-byte) file is initialized the same way.
  *
+ * If the newest commit was a one-sync commit cut short by a power loss (its
+ * meta page reached the disk, not all its pages: see larch_commit), the file
+ * opens at the commit before, larch_info reports the discarded txnid, and a
+ * writable open clears that meta page (a write and a sync).
+ *
  * @param path  the file name
  * @param opts  options, or NULL for the defaults
  * @param db    receives the handle; set to NULL on failure
@@ -155,6 +160,11 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
 /**
  * Close a database handle and free everything it holds. Every transaction
  * and cursor of the handle must have ended before. NULL is ignored.
+ *
+ * A writable handle gives back the file's growth slack, and if its last
+ * commit was a one-sync commit, writes that commit's meta page again as a
+ * new txnid without the written list; then it syncs once. Errors are not
+ * reported: the file is sound whether or not these writes land.
  */
 LARCH_API void larch_close(larch_db *db);
 
@@ -191,6 +201,9 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txn);
  *
  * When this returns 0 for a write transaction the changes are durable
  * (unless the database was opened with LARCH_NOSYNC or LARCH_NOMETASYNC).
+ * A commit of at most 64 page runs and 1 MiB syncs once, after its pages
+ * and its meta page, which lists those pages and their checksums (the next
+ * open checks them); a larger one syncs its pages, then its meta page.
  * A commit that changed nothing writes nothing.
  *
  * When it fails, none of the changes happened as far as this handle is
@@ -385,6 +398,10 @@ struct larch_info {
     uint64_t free_pages;    /**< pages recorded free (reusable now or soon) */
     uint32_t readers;       /**< read transactions now active */
     uint64_t buckets;       /**< named buckets (bucket 0 not counted) */
+    uint64_t discarded_txnid; /**< 0, or: at open, the newest meta page was of this
+                                   transaction, a commit cut short by a power loss (its
+                                   pages had not all reached the disk, so it had not
+                                   returned); the file opened at the commit before */
 };
 
 /**
@@ -429,8 +446,9 @@ typedef struct larch_check_report {
     uint64_t entries;         /**< entries in all buckets */
     uint64_t buckets;         /**< named buckets */
     uint64_t problems;        /**< problems found (0: the file is sound) */
-    unsigned damaged_metas;   /**< meta pages that fail their checksum: not a problem
-                                   while the other one is sound (a torn last write) */
+    unsigned damaged_metas;   /**< meta pages that fail their checksum or are of a commit
+                                   cut short (larch_info's discarded_txnid): not a problem
+                                   while the other one is sound (a power loss in a commit) */
     unsigned nmessages;       /**< messages below */
     char message[LARCH_CHECK_MESSAGES][200]; /**< the first problems, in words */
 } larch_check_report;

@@ -313,7 +313,7 @@ static void check_metas(struct checker *c)
         if ((((pgno_t)i + 1) << c->txn->page_shift) > c->txn->map_size)
             continue;
         const uint8_t *p = c->txn->map + ((pgno_t)i << c->txn->page_shift);
-        if (meta_decode(p, c->ps, i, 0, &m) != 0)
+        if (meta_decode(p, c->ps, i, 0, &m) != 0 || (m.txnid == c->txn->db->discarded_txnid && m.txnid))
             c->rep->damaged_metas++;
     }
 }

@@ -59,9 +59,10 @@ static int write_metas(struct out *o, struct meta m, uint8_t *page)
 {
     /* The snapshot as commit T in its own slot, and again as T - 1 in the other. */
     txnid_t t = m.txnid;
+    m.nwritten = 0; /* the copy is synced before it is renamed into place */
     for (unsigned slot = 0; slot < NUM_METAS; slot++) {
         m.txnid = (t % NUM_METAS == slot) ? t : t - 1;
-        meta_encode(&m, page);
+        meta_encode(&m, NULL, page);
         int rc = out_write(o, page, m.page_size);
         if (rc)
             return rc;
@@ -486,6 +487,7 @@ LARCH_API int larch_info(larch_db *db, struct larch_info *info)
     info->last_pgno = txn->meta.npages - 1;
     info->readers = atomic_load(&db->active_readers) - 1; /* not this one */
     info->buckets = txn->meta.trees[TREE_CATALOG].entries;
+    info->discarded_txnid = db->discarded_txnid;
     /* Free pages: the records of the free tree, one step per record. */
     struct tree *ft = &txn->meta.trees[TREE_FREE];
     int wrc = rc ? rc : bt_edge(txn, ft, &path, false);

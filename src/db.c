@@ -228,7 +228,7 @@ static int create_file(const char *path, uint32_t ps, int mode, bool replace)
     m.npages = NUM_METAS;
     for (txnid_t t = 0; t < NUM_METAS; t++) {
         m.txnid = t;
-        meta_encode(&m, buf + t * ps);
+        meta_encode(&m, NULL, buf + t * ps);
     }
     rc = os_pwrite_full(fd, buf, (size_t)NUM_METAS * ps, 0);
     if (rc == 0)
@@ -257,24 +257,96 @@ out:
 /* ---- Reading the meta pages --------------------------------------------- */
 
 /*
+ * Whether all that a one-sync commit wrote reached the disk (format.h,
+ * ONE-SYNC COMMITS): the file is as long as its meta page says, and each
+ * run of the written list is there, names its page number and the
+ * commit's txnid, and carries the listed checksum, which its bytes match.
+ * buf holds ONE_SYNC_MAX_BYTES. Returns 0, LARCH_CORRUPT when something is
+ * missing (the commit did not complete), or an I/O error.
+ */
+static int commit_complete(int fd, uint64_t file_size, const struct meta *m, const struct written_run *runs,
+                           uint8_t *buf)
+{
+    uint32_t ps = m->page_size;
+    uint64_t budget = ONE_SYNC_MAX_BYTES;
+    size_t got;
+    if (m->npages * (uint64_t)ps > file_size)
+        return LARCH_CORRUPT; /* its file extension did not persist */
+    for (unsigned i = 0; i < m->nwritten; i++) {
+        pgno_t pgno = runs[i].pgno;
+        if (pgno < NUM_METAS || pgno >= m->npages)
+            return LARCH_CORRUPT;
+        int rc = os_pread_full(fd, buf, ps, pgno * ps, &got);
+        if (rc)
+            return rc;
+        if (got < ps || pg_pgno(buf) != pgno || pg_txnid(buf) != m->txnid || pg_checksum(buf) != runs[i].checksum)
+            return LARCH_CORRUPT;
+        uint64_t n = pg_type(buf) == PAGE_OVERFLOW ? pg_npages(buf) : 1;
+        if (n == 0 || n > m->npages - pgno || n * ps > budget)
+            return LARCH_CORRUPT;
+        if (n > 1 && (rc = os_pread_full(fd, buf + ps, (size_t)(n - 1) * ps, (pgno + 1) * ps, &got)) != 0)
+            return rc;
+        if ((n > 1 && got < (n - 1) * ps) || page_checksum(buf, (size_t)(n * ps)) != runs[i].checksum)
+            return LARCH_CORRUPT;
+        budget -= n * ps;
+    }
+    return 0;
+}
+
+/*
+ * Of the two decoded meta pages, the one to open (*pick): the newest,
+ * unless it is a one-sync commit that did not complete; then the other
+ * one, and *discarded is the txnid of the incomplete one. Returns 0 or an
+ * error.
+ */
+static int choose_complete(int fd, uint64_t file_size, const int rc[2], const struct meta m[2],
+                           const struct written_run runs[2][META_WRITTEN_MAX], int *pick, txnid_t *discarded)
+{
+    int p = meta_choose(rc, m);
+    if (p < 0)
+        return p;
+    *pick = p;
+    if (m[p].nwritten == 0)
+        return 0;
+    uint8_t *buf = malloc(ONE_SYNC_MAX_BYTES);
+    if (!buf)
+        return ENOMEM;
+    int c = commit_complete(fd, file_size, &m[p], runs[p], buf);
+    if (c == LARCH_CORRUPT && rc[1 - p] == 0) {
+        /* The previous commit was synced before this one began writing. */
+        *discarded = m[p].txnid;
+        *pick = p = 1 - p;
+        c = m[p].nwritten ? commit_complete(fd, file_size, &m[p], runs[p], buf) : 0;
+    }
+    free(buf);
+    return c;
+}
+
+/*
  * Read and choose the meta page: page size from meta 0, or by trying each
  * for meta 1. A meta page with a bad checksum is passed over (a torn last
- * write); a sound one that names more pages than the file holds means the
+ * write), as is one of a one-sync commit whose pages did not all reach the
+ * disk; a sound one that names more pages than the file holds means the
  * file was cut short: with fit that is damage, not a reason to fall back
- * to the older meta page and silently lose the newest commit.
+ * to the older meta page and silently lose the newest commit. *discarded
+ * is the txnid of a meta page passed over as incomplete, else 0.
  */
-static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out)
+static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out, txnid_t *discarded)
 {
     uint8_t *buf = malloc(MAX_PAGE_SIZE);
     struct meta m[2];
+    struct written_run runs[2][META_WRITTEN_MAX];
     int rc[2];
     size_t got;
+    *discarded = 0;
     if (!buf)
         return ENOMEM;
     int err = os_pread_full(fd, buf, MIN(file_size, (uint64_t)MAX_PAGE_SIZE), 0, &got);
     if (err)
         goto out;
     rc[0] = meta_decode(buf, got, 0, 0, &m[0]);
+    for (unsigned i = 0; rc[0] == 0 && i < m[0].nwritten; i++)
+        runs[0][i] = meta_written_run(buf, i);
     rc[1] = LARCH_NOTDB;
     for (uint32_t ps = MIN_PAGE_SIZE; ps <= MAX_PAGE_SIZE; ps <<= 1) {
         if (rc[0] == 0 && ps != m[0].page_size)
@@ -289,15 +361,17 @@ static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out)
             r = LARCH_CORRUPT;
         if (r == 0 || rc[1] == LARCH_NOTDB)
             rc[1] = r;
-        if (r == 0)
+        if (r == 0) {
+            for (unsigned i = 0; i < m[1].nwritten; i++)
+                runs[1][i] = meta_written_run(buf, i);
             break;
+        }
     }
-    int pick = meta_choose(rc, m);
-    if (pick < 0)
-        err = pick;
-    else if (fit && m[pick].npages * (uint64_t)m[pick].page_size > file_size)
+    int pick = 0;
+    err = choose_complete(fd, file_size, rc, m, runs, &pick, discarded);
+    if (err == 0 && fit && m[pick].npages * (uint64_t)m[pick].page_size > file_size)
         err = CORRUPT();
-    else
+    if (err == 0)
         *out = m[pick];
 out:
     free(buf);
@@ -349,6 +423,24 @@ static int open_locked(const char *path, const larch_options *o, int *fdp, uint6
     return LARCH_BUSY; /* the file kept changing under us */
 }
 
+/*
+ * Zero the meta page of a one-sync commit that did not complete. The next
+ * commit reuses its txnid, so also its slot and likely its pages; were that
+ * commit cut short in turn, its pages could otherwise pass for the old meta
+ * page's (the listed checksums make that unlikely; this makes it impossible).
+ */
+static int clear_meta(larch_db *db, unsigned slot, uint32_t ps)
+{
+    uint8_t *zero = calloc(1, ps);
+    if (!zero)
+        return ENOMEM;
+    int rc = os_pwrite_full(db->fd, zero, ps, (uint64_t)slot * ps);
+    if (rc == 0 && !(db->flags & LARCH_NOSYNC))
+        rc = os_datasync(db->fd);
+    free(zero);
+    return rc;
+}
+
 static void db_free(larch_db *db)
 {
     wstate_destroy(db->ws);
@@ -398,7 +490,9 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     /* Read-only, a file cut short still opens, to salvage what it holds:
      * reads of the missing pages report damage (and the check says why). */
     if (rc == 0)
-        rc = read_meta(db->fd, db->file_size, !rdonly, &m);
+        rc = read_meta(db->fd, db->file_size, !rdonly, &m, &db->discarded_txnid);
+    if (rc == 0 && db->discarded_txnid && !rdonly)
+        rc = clear_meta(db, db->discarded_txnid % NUM_METAS, m.page_size);
     if (rc == 0 && rdonly && m.npages * (uint64_t)m.page_size > db->file_size) {
         db->truncated_from = m.npages;
         m.npages = db->file_size / m.page_size;
@@ -423,15 +517,41 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     return 0;
 }
 
+/*
+ * After a one-sync commit, write its meta page again as the next txnid
+ * without the written list. Its pages were synced when it returned, so the
+ * new meta page may land in any order; once it has, a page of that commit
+ * damaged later (bit rot) reads as damage, where the written list would
+ * have made the next open quietly go back a commit. Best effort: if it
+ * fails, the one-sync meta page stays, and it is sound.
+ */
+static void seal_last_commit(larch_db *db)
+{
+    struct meta m = db->versions->meta;
+    uint8_t *page = malloc(db->page_size);
+    if (!page)
+        return;
+    m.txnid++;
+    m.nwritten = 0;
+    meta_encode(&m, NULL, page);
+    os_pwrite_full(db->fd, page, db->page_size, (m.txnid % NUM_METAS) << db->page_shift);
+    free(page);
+}
+
 LARCH_API void larch_close(larch_db *db)
 {
     if (!db)
         return;
-    /* Give back the slack of the last growth step. Safe at any instant: no
-     * meta page refers to a page past the last one in use. */
     if (!(db->flags & LARCH_RDONLY) && !atomic_load(&db->panic)) {
+        /* Give back the slack of the last growth step. Safe at any instant:
+         * no meta page refers to a page past the last one in use. */
         uint64_t used = db->versions->meta.npages << db->page_shift;
-        if (used < db->file_size && os_truncate(db->fd, used) == 0 && !(db->flags & LARCH_NOSYNC))
+        bool wrote = db->versions->meta.nwritten != 0;
+        if (wrote)
+            seal_last_commit(db);
+        if (used < db->file_size && os_truncate(db->fd, used) == 0)
+            wrote = true;
+        if (wrote && !(db->flags & LARCH_NOSYNC))
             os_datasync(db->fd);
     }
     db_free(db);

@@ -81,6 +81,7 @@ struct larch_db {
     unsigned page_shift;
     uint64_t max_size;
     pgno_t truncated_from; /* read-only open of a cut file: the pages its meta names */
+    txnid_t discarded_txnid; /* at open: the newest meta page's commit did not complete */
 
     _Atomic(struct version *) current;
     struct reader_chunk readers;

@@ -98,8 +98,10 @@
  *   valid one with the highest txnid; a torn or stale meta page is simply
  *   the older one. After the header (type 1, pgno 0 or 1, txnid):
  *     32     4  magic: the bytes 'L' 'R' 'C' 'H' (0x4843524c)
- *     36     4  format version: 3 (version 2 had 4-byte slots with 2-byte
- *               heads, version 1 2-byte slots and no heads)
+ *     36     4  format version: 4. Version 3 is the same without the
+ *               written list (its bytes 216.. are zero, which reads as
+ *               nwritten 0) and is read as such; version 2 had 4-byte slots
+ *               with 2-byte heads, version 1 2-byte slots and no heads
  *     40     4  page size P
  *     44     4  flags: 0 (reserved)
  *     48     8  txnid (again; must equal the header's)
@@ -108,7 +110,29 @@
  *    112    48  catalog tree: named buckets (below)
  *    160    48  free tree: free-space records (below)
  *    208     8  the sequence counter of bucket 0
- *    216     -  zero up to the end of the page; the checksum covers it
+ *    216     4  nwritten: 0, or the number (1..64) of page runs listed
+ *               below, which this commit wrote together with this meta
+ *               page before a single sync (see ONE-SYNC COMMITS)
+ *    220     4  reserved, 0
+ *    224  12*n  the written list: per run, 8 bytes its first page number
+ *               and 4 bytes its checksum (offset 0 of its first page)
+ *      -     -  zero up to the end of the page; the checksum covers it
+ *
+ * ONE-SYNC COMMITS
+ *
+ *   A commit with nwritten 0 synced its pages before it wrote its meta page,
+ *   so a meta page that reached the disk whole has its tree there too. A
+ *   small commit (at most 64 runs and ONE_SYNC_MAX_BYTES) saves that first
+ *   sync: it writes its pages and its meta page, then syncs once. A power
+ *   loss can then leave the meta page on disk without some of the pages
+ *   (the disk may write in any order), so open trusts such a meta page only
+ *   if every listed run is in the file, names its page number and this
+ *   txnid, and carries the listed checksum, which must match its bytes.
+ *   Otherwise the commit never completed (it was not acknowledged: its sync
+ *   did not return) and open uses the other meta page, the previous commit,
+ *   whose pages this commit could not have overwritten. A writable open then
+ *   zeroes the incomplete meta page, so that the next commit, which reuses
+ *   its txnid and likely its pages, cannot be mistaken for it.
  *
  *   Tree descriptor (48 bytes):
  *      0     8  root page, 0 for an empty tree
@@ -157,7 +181,8 @@
 #include "internal.h"
 
 #define LARCH_MAGIC 0x4843524cu
-#define LARCH_FORMAT_VERSION 3u
+#define LARCH_FORMAT_VERSION 4u
+#define LARCH_FORMAT_VERSION_OLDEST 3u /* the oldest version read */
 
 #define PAGE_HEADER_SIZE 32u
 #define MIN_PAGE_SIZE 1024u
@@ -191,7 +216,13 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 #define META_TREES_OFF 64u
 #define TREE_DESC_SIZE 48u
 #define META_SEQUENCE_OFF 208u
-#define META_END 216u
+#define META_NWRITTEN_OFF 216u
+#define META_END 224u /* the fixed fields; the written list follows */
+#define META_WRITTEN_ENTRY 12u
+#define META_WRITTEN_MAX 64u /* fits the smallest page: 224 + 64 * 12 <= 1024 */
+/* The most a one-sync commit writes (runs included): what open reads back
+ * to trust its meta page. */
+#define ONE_SYNC_MAX_BYTES (1024u * 1024)
 
 #define FREE_KEY_SIZE 20u
 

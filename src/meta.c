@@ -26,7 +26,7 @@ LARCH_INTERNAL void tree_decode(const uint8_t *p, struct tree *t)
     t->flags = get32(p + 44);
 }
 
-LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p)
+LARCH_INTERNAL void meta_encode(const struct meta *m, const struct written_run *runs, uint8_t *p)
 {
     memset(p, 0, m->page_size);
     pg_set_type(p, PAGE_META);
@@ -41,7 +41,20 @@ LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p)
     for (int i = 0; i < NUM_TREES; i++)
         tree_encode(&m->trees[i], p + META_TREES_OFF + TREE_DESC_SIZE * i);
     put64(p + META_SEQUENCE_OFF, m->trees[TREE_MAIN].sequence);
+    assert(m->nwritten <= META_WRITTEN_MAX);
+    put32(p + META_NWRITTEN_OFF, m->nwritten);
+    for (unsigned i = 0; i < m->nwritten; i++) {
+        uint8_t *e = p + META_END + META_WRITTEN_ENTRY * i;
+        put64(e, runs[i].pgno);
+        put32(e + 8, runs[i].checksum);
+    }
     put32(p, page_checksum(p, m->page_size));
+}
+
+LARCH_INTERNAL struct written_run meta_written_run(const uint8_t *p, unsigned i)
+{
+    const uint8_t *e = p + META_END + META_WRITTEN_ENTRY * i;
+    return (struct written_run){ .pgno = get64(e), .checksum = get32(e + 8) };
 }
 
 static bool valid_page_size(uint32_t ps)
@@ -60,7 +73,8 @@ LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint
 {
     if (len < META_END || get32(p + META_MAGIC_OFF) != LARCH_MAGIC)
         return LARCH_NOTDB;
-    if (get32(p + META_VERSION_OFF) != LARCH_FORMAT_VERSION)
+    uint32_t version = get32(p + META_VERSION_OFF);
+    if (version < LARCH_FORMAT_VERSION_OLDEST || version > LARCH_FORMAT_VERSION)
         return LARCH_VERSION;
     uint32_t ps = get32(p + META_PAGESIZE_OFF);
     if (!valid_page_size(ps) || len < ps || pg_checksum(p) != page_checksum(p, ps))
@@ -72,6 +86,9 @@ LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint
     for (int i = 0; i < NUM_TREES; i++)
         tree_decode(p + META_TREES_OFF + TREE_DESC_SIZE * i, &m->trees[i]);
     m->trees[TREE_MAIN].sequence = get64(p + META_SEQUENCE_OFF);
+    m->nwritten = get32(p + META_NWRITTEN_OFF);
+    if (m->nwritten > META_WRITTEN_MAX || get32(p + META_NWRITTEN_OFF + 4) != 0)
+        return LARCH_CORRUPT;
     if (pg_type(p) != PAGE_META || pg_pgno(p) != slot || pg_txnid(p) != m->txnid ||
         m->txnid % NUM_METAS != slot || m->npages < NUM_METAS ||
         m->npages > (UINT64_MAX / ps) || (file_size && m->npages * (uint64_t)ps > file_size))

@@ -38,17 +38,31 @@ struct meta {
     txnid_t txnid;
     pgno_t npages; /* pages in use: every referenced page number is lower */
     uint32_t page_size;
+    uint32_t nwritten; /* runs in the written list: a one-sync commit (format.h) */
     struct tree trees[NUM_TREES];
 };
 
-/* Fill page p (page_size bytes) as meta page number txnid % 2, checksum included. */
-LARCH_INTERNAL void meta_encode(const struct meta *m, uint8_t *p);
+/* One entry of a meta page's written list. */
+struct written_run {
+    pgno_t pgno;
+    uint32_t checksum;
+};
+
+/*
+ * Fill page p (page_size bytes) as meta page number txnid % 2, checksum
+ * included, with m->nwritten entries of runs as its written list.
+ */
+LARCH_INTERNAL void meta_encode(const struct meta *m, const struct written_run *runs, uint8_t *p);
+
+/* Entry i (< nwritten) of the written list of a decoded meta page p. */
+LARCH_INTERNAL struct written_run meta_written_run(const uint8_t *p, unsigned i);
 
 /*
  * Decode and validate one meta page of 'len' bytes read at page 'slot'.
  * file_size bounds npages (0 skips that check). Returns 0, LARCH_NOTDB
- * (no magic), LARCH_VERSION (another format version) or LARCH_CORRUPT
- * (bad checksum or fields).
+ * (no magic), LARCH_VERSION (a format version this code does not read) or
+ * LARCH_CORRUPT (bad checksum or fields). It does not look at the pages of
+ * the written list: that takes reading the file (db.c).
  */
 LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint64_t file_size, struct meta *m);
 

@@ -513,6 +513,8 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
 {
     struct wstate *w = txn->w;
     larch_db *db = txn->db;
+    w->nwritten = 0;
+    w->written_bytes = 0;
     if (w->ndirty == 0)
         return 0;
     int rc = db_grow_file(db, txn->meta.npages << txn->page_shift);
@@ -530,8 +532,13 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)list[i].npages << txn->page_shift;
         pg_set_txnid(list[i].buf, txnid);
-        put32(list[i].buf, page_checksum(list[i].buf, len));
+        uint32_t sum = page_checksum(list[i].buf, len);
+        put32(list[i].buf, sum);
+        if (i < META_WRITTEN_MAX)
+            w->written[i] = (struct written_run){ .pgno = list[i].pgno, .checksum = sum };
+        w->written_bytes += len;
     }
+    w->nwritten = n;
     /*
      * One write per tree page, even where pages are adjacent. The kernel
      * sizes the page-cache folio it creates by the length of the write: a

@@ -60,6 +60,11 @@ struct wstate {
     } tail;
     uint64_t puts, tail_puts; /* puts in this txn; of those, at a tree's tail */
     pgno_t first_fresh;       /* first page this txn added at the file's end, 0: none */
+    /* What pager_write wrote: runs and bytes, and the first runs as the
+     * meta page's written list takes them (a one-sync commit, txn.c). */
+    size_t nwritten;
+    uint64_t written_bytes;
+    struct written_run written[META_WRITTEN_MAX];
 };
 
 LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out);
@@ -130,7 +135,8 @@ LARCH_INTERNAL int page_touch(larch_txn *txn, pgno_t pgno, uint8_t **buf, pgno_t
 /* Free a page or run: at once if this txn made it, else when no reader can see it. */
 LARCH_INTERNAL int page_free(larch_txn *txn, pgno_t pgno, unsigned npages);
 
-/* Write every dirty page (checksummed, stamped with txnid), growing the file as needed. */
+/* Write every dirty page (checksummed, stamped with txnid), growing the file
+ * as needed; notes what it wrote in w->nwritten, written_bytes and written. */
 LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid);
 
 #endif /* LARCH_PAGER_H */

@@ -2,12 +2,15 @@
  * txn.c - begin, commit and abort, and the data functions (get, put, del)
  * that check their arguments and hand over to btree.c.
  *
- * Commit order: free-space records, dirty pages (one pwritev per run of
- * adjacent pages), fdatasync, the meta page of this txnid's parity,
- * fdatasync. Until the meta page is written the previous commit is what
- * the file holds, so any failure before it is a clean rollback. A failure
- * of the meta write or of a sync leaves the disk in a state the handle
- * cannot know, so it "panics": it refuses further writes until reopened.
+ * Commit order: free-space records, dirty pages, fdatasync, the meta page
+ * of this txnid's parity, fdatasync. A small commit (what a meta page's
+ * written list holds: format.h, ONE-SYNC COMMITS) leaves out the first
+ * sync: its meta page lists what it wrote, and open checks that all of it
+ * reached the disk before it trusts that meta page. Until the meta page is
+ * written the previous commit is what the file holds, so any failure
+ * before it is a clean rollback. A failure of the meta write or of a sync
+ * leaves the disk in a state the handle cannot know, so it "panics": it
+ * refuses further writes until reopened.
  */
 #include "txn.h"
 
@@ -170,7 +173,10 @@ static int commit_write(larch_txn *txn)
         rc = pager_write(txn, txnid);
     if (rc)
         return rc;
-    if (sync && (rc = os_datasync(db->fd)) != 0)
+    /* With LARCH_NOMETASYNC the meta page is not synced, so the pages must
+     * be before it is written; without any sync nothing is ordered anyway. */
+    bool one_sync = metasync && w->nwritten <= META_WRITTEN_MAX && w->written_bytes <= ONE_SYNC_MAX_BYTES;
+    if (sync && !one_sync && (rc = os_datasync(db->fd)) != 0)
         return panic(db, rc);
 
     struct version *v;
@@ -178,7 +184,8 @@ static int commit_write(larch_txn *txn)
     if (rc)
         return rc;
     txn->meta.txnid = txnid;
-    meta_encode(&txn->meta, w->scratch);
+    txn->meta.nwritten = one_sync ? (uint32_t)w->nwritten : 0;
+    meta_encode(&txn->meta, w->written, w->scratch);
     rc = os_pwrite_full(db->fd, w->scratch, txn->page_size, (txnid % NUM_METAS) << txn->page_shift);
     if (rc == 0 && metasync)
         rc = os_datasync(db->fd);

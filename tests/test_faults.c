@@ -114,11 +114,13 @@ static unsigned generations(larch_db *db, int n)
     return set;
 }
 
-static void run_faults(const char *what, int kind, int err)
+/* n keys per generation: 300 makes commits of about 1 MB and more (two
+ * syncs), 10 small ones (one sync: format.h, ONE-SYNC COMMITS). */
+static void run_faults_n(const char *what, int kind, int err, int n)
 {
     const char *path = test_path("faults.db");
     larch_db *db;
-    int n = 300, g = 0, failures = 0, panics = 0;
+    int g = 0, failures = 0, panics = 0;
     unsigned state;
     CHECK_OK(larch_open(path, NULL, &db));
     for (; g < 2; g++)
@@ -175,6 +177,11 @@ static void run_faults(const char *what, int kind, int err)
     CHECK(failures > 0 || err == 0);
 }
 
+static void run_faults(const char *what, int kind, int err)
+{
+    run_faults_n(what, kind, err, 300);
+}
+
 TEST(faults, write_fails_with_enospc_at_every_point)
 {
     run_faults("pwritev ENOSPC", 0, ENOSPC);
@@ -188,6 +195,12 @@ TEST(faults, write_fails_with_eio_at_every_point)
 TEST(faults, sync_fails_at_every_point)
 {
     run_faults("fdatasync EIO", 1, EIO);
+}
+
+TEST(faults, small_commits_fail_at_every_write_and_sync)
+{
+    run_faults_n("small commits, pwritev EIO", 0, EIO, 10);
+    run_faults_n("small commits, fdatasync EIO", 1, EIO, 10);
 }
 
 TEST(faults, file_extension_fails)

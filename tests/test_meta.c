@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "meta.h"
+#include "os.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ TEST(meta, round_trip_and_checksum)
     uint8_t page[4096];
     struct meta m, back;
     sample_meta(&m, 7);
-    meta_encode(&m, page);
+    meta_encode(&m, NULL, page);
     CHECK(pg_pgno(page) == 1 && pg_type(page) == PAGE_META);
     CHECK_OK(meta_decode(page, sizeof page, 1, 0, &back));
     CHECK(memcmp(&m, &back, sizeof m) == 0);
@@ -37,7 +38,7 @@ TEST(meta, round_trip_and_checksum)
         CHECK(meta_decode(copy, sizeof copy, 1, 0, &back) != 0);
     }
     m.trees[TREE_MAIN].root = 10; /* a root past the last page */
-    meta_encode(&m, page);
+    meta_encode(&m, NULL, page);
     CHECK_RC(meta_decode(page, sizeof page, 1, 0, &back), LARCH_CORRUPT);
 }
 
@@ -82,21 +83,39 @@ static int get_str(larch_db *db, const char *k, char *out)
     return rc;
 }
 
+/* The whole file at path, as a crash of the process would leave it. */
+static uint8_t *file_image(const char *path, size_t *len)
+{
+    *len = file_size_of(path);
+    uint8_t *b = malloc(*len);
+    int fd = open(path, O_RDONLY);
+    CHECK(b && fd >= 0 && pread(fd, b, *len, 0) == (ssize_t)*len);
+    close(fd);
+    return b;
+}
+
+static void file_write(const char *path, const uint8_t *b, size_t len)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0 && pwrite(fd, b, len, 0) == (ssize_t)len);
+    close(fd);
+}
+
 TEST(meta, torn_newest_meta_falls_back_to_previous_commit)
 {
-    const char *p = test_path("a.db");
+    const char *a = test_path("a.db"), *p = test_path("crashed.db");
     larch_db *db;
     char buf[64];
-    CHECK_OK(larch_open(p, NULL, &db));
+    size_t len;
+    CHECK_OK(larch_open(a, NULL, &db));
     put_commit(db, "k", "first");
     put_commit(db, "k", "second"); /* txnid 3: meta page 1 */
+    uint8_t *img = file_image(a, &len); /* before close, which commits again */
     larch_close(db);
     /* Tear meta page 1 as a half-done write would: part of it is other bytes. */
-    int fd = open(p, O_RDWR);
-    uint8_t junk[16];
-    memset(junk, 0xaa, sizeof junk);
-    CHECK(pwrite(fd, junk, sizeof junk, 4096 + 48) == (ssize_t)sizeof junk);
-    close(fd);
+    memset(img + 4096 + 48, 0xaa, 16);
+    file_write(p, img, len);
+    free(img);
     CHECK_OK(larch_open(p, NULL, &db));
     CHECK_OK(get_str(db, "k", buf));
     CHECK(strcmp(buf, "first") == 0);
@@ -108,6 +127,227 @@ TEST(meta, torn_newest_meta_falls_back_to_previous_commit)
     CHECK_OK(get_str(db, "k", buf));
     CHECK(strcmp(buf, "fourth") == 0);
     larch_close(db);
+}
+
+/* ---- One-sync commits ------------------------------------------------------ */
+
+/* The newest valid meta page in a file image (4 KiB pages), and its page. */
+static struct meta image_newest_meta(const uint8_t *img, size_t len, const uint8_t **page)
+{
+    struct meta m[2];
+    int rc[2];
+    for (unsigned i = 0; i < NUM_METAS; i++)
+        rc[i] = meta_decode(img + i * 4096, len - i * 4096, i, 0, &m[i]);
+    int pick = meta_choose(rc, m);
+    CHECK(pick >= 0);
+    *page = img + pick * 4096;
+    return m[pick];
+}
+
+static struct meta file_newest_meta(const char *path)
+{
+    size_t len;
+    const uint8_t *page;
+    uint8_t *img = file_image(path, &len);
+    struct meta m = image_newest_meta(img, len, &page);
+    free(img);
+    return m;
+}
+
+static int datasyncs;
+static int counting_fdatasync(int fd)
+{
+    datasyncs++;
+    return os_io_default()->fdatasync(fd);
+}
+
+static void restore_io(void *unused)
+{
+    (void)unused;
+    os_io_set(NULL);
+}
+
+/* n puts of vsize-byte values in one transaction; keys "<tag>-%06d". */
+static void put_many(larch_db *db, const char *tag, int n, size_t vsize)
+{
+    larch_txn *txn;
+    char kb[32];
+    uint8_t *vb = calloc(1, vsize + 1);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int i = 0; i < n; i++) {
+        snprintf(kb, sizeof kb, "%s-%06d", tag, i);
+        memset(vb, 'a' + i % 26, vsize);
+        larch_val k = str_val(kb), v = val_of(vb, vsize);
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+    free(vb);
+}
+
+TEST(meta, small_commits_sync_once_and_large_ones_twice)
+{
+    static struct os_io counting;
+    const char *p = test_path("a.db");
+    larch_db *db;
+    counting = *os_io_default();
+    counting.fdatasync = counting_fdatasync;
+    test_on_fail(restore_io, NULL);
+    CHECK_OK(larch_open(p, NULL, &db));
+    os_io_set(&counting);
+    datasyncs = 0;
+    put_commit(db, "k", "v");
+    CHECK(datasyncs == 1);
+    struct meta m = file_newest_meta(p);
+    CHECK(m.nwritten >= 1 && m.nwritten <= META_WRITTEN_MAX);
+    datasyncs = 0;
+    put_many(db, "big", 300, 8000); /* 2.4 MB: more than a one-sync commit lists */
+    CHECK(datasyncs == 2);
+    CHECK(file_newest_meta(p).nwritten == 0);
+    datasyncs = 0;
+    put_many(db, "runs", 40, 3000); /* 40 overflow runs and the tree pages over them */
+    m = file_newest_meta(p);
+    CHECK_MSG(datasyncs == (m.nwritten ? 1 : 2), "%d syncs, %u runs listed", datasyncs, m.nwritten);
+    put_commit(db, "k", "w");
+    CHECK(file_newest_meta(p).nwritten > 0);
+    /* Close writes the last commit's meta page again without the list. */
+    datasyncs = 0;
+    larch_close(db);
+    CHECK(datasyncs == 1);
+    CHECK(file_newest_meta(p).nwritten == 0);
+
+    /* LARCH_NOMETASYNC syncs the pages before the meta page, and only them. */
+    larch_options o = { .flags = LARCH_NOMETASYNC };
+    CHECK_OK(larch_open(p, &o, &db));
+    datasyncs = 0;
+    put_commit(db, "k", "x");
+    CHECK(datasyncs == 1 && file_newest_meta(p).nwritten == 0);
+    larch_close(db);
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(p, &o, &db));
+    datasyncs = 0;
+    put_commit(db, "k", "y");
+    larch_close(db);
+    CHECK(datasyncs == 0 && file_newest_meta(p).nwritten == 0);
+    os_io_set(NULL);
+}
+
+/* Open a crash image; the value of "k" and what larch_info and larch_check say. */
+static void open_image(const char *path, unsigned flags, const char *want, uint64_t discarded)
+{
+    larch_db *db;
+    larch_options o = { .flags = flags };
+    char buf[64];
+    struct larch_info info;
+    CHECK_OK(larch_open(path, &o, &db));
+    CHECK_OK(get_str(db, "k", buf));
+    CHECK_MSG(strcmp(buf, want) == 0, "k is \"%s\", wanted \"%s\"", buf, want);
+    CHECK_OK(larch_info(db, &info));
+    CHECK_MSG(info.discarded_txnid == discarded, "discarded txnid %llu, wanted %llu",
+              (unsigned long long)info.discarded_txnid, (unsigned long long)discarded);
+    larch_txn *txn;
+    larch_check_report rep;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    int rc = larch_check(txn, &rep);
+    larch_abort(txn);
+    CHECK_MSG(rc == 0, "check: %s", rep.nmessages ? rep.message[0] : "?");
+    CHECK(rep.damaged_metas == (discarded ? 1u : 0u));
+    larch_close(db);
+}
+
+/*
+ * A one-sync commit cut short: its meta page reached the disk, one of its
+ * pages did not (the disk kept the page's old bytes) or only in part. Each
+ * listed run in turn. The file opens at the commit before, read-only and
+ * writable; the writable open clears the incomplete meta page, and the
+ * next commits go on from there.
+ */
+TEST(meta, one_sync_commit_with_a_lost_page_opens_the_commit_before)
+{
+    const char *a = test_path("a.db"), *p = test_path("crashed.db");
+    larch_db *db;
+    size_t len1, len2;
+    CHECK_OK(larch_open(a, NULL, &db));
+    put_many(db, "base", 3000, 20); /* a tree of some depth */
+    put_commit(db, "k", "first");
+    uint8_t *img1 = file_image(a, &len1);
+    larch_txn *txn;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int i = 0; i < 3000; i += 300) { /* touch leaves all over the tree */
+        char kb[32];
+        snprintf(kb, sizeof kb, "base-%06d", i);
+        larch_val k = str_val(kb), v = str_val("changed");
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    larch_val k = str_val("k"), v = str_val("second");
+    CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+    uint8_t *img2 = file_image(a, &len2);
+    larch_close(db);
+    const uint8_t *mp;
+    struct meta m = image_newest_meta(img2, len2, &mp);
+    CHECK_MSG(m.nwritten >= 10, "the commit wrote %u runs", m.nwritten);
+
+    file_write(p, img2, len2); /* whole: the new commit */
+    open_image(p, LARCH_RDONLY, "second", 0);
+    uint8_t *img = malloc(len2);
+    for (unsigned i = 0; i < m.nwritten; i++) {
+        struct written_run r = meta_written_run(mp, i);
+        size_t off = (size_t)r.pgno * 4096;
+        CHECK(off + 4096 <= len2);
+        for (int torn = 0; torn < 2; torn++) {
+            memcpy(img, img2, len2);
+            if (torn) /* the last sector: never in a page's unused middle */
+                memcpy(img + off + 3584, off + 4096 <= len1 ? img1 + off + 3584 : img1, 512);
+            else if (off + 4096 <= len1)
+                memcpy(img + off, img1 + off, 4096);
+            else
+                memset(img + off, 0, 4096);
+            file_write(p, img, len2);
+            printf("    run %u (page %llu), %s\n", i, (unsigned long long)r.pgno, torn ? "torn" : "lost");
+            open_image(p, LARCH_RDONLY, "first", m.txnid);
+            open_image(p, 0, "first", m.txnid); /* clears the meta page ... */
+            open_image(p, 0, "first", 0);      /* ... so it is gone */
+        }
+    }
+    /* And the next commits go on from there. */
+    CHECK_OK(larch_open(p, NULL, &db));
+    put_commit(db, "k", "third");
+    larch_close(db);
+    open_image(p, 0, "third", 0);
+    free(img);
+    free(img1);
+    free(img2);
+}
+
+/* A one-sync commit grew the file, and the new size did not reach the disk. */
+TEST(meta, one_sync_commit_whose_file_growth_was_lost_opens_the_commit_before)
+{
+    const char *a = test_path("a.db"), *p = test_path("crashed.db");
+    larch_db *db;
+    size_t len1, len2;
+    CHECK_OK(larch_open(a, NULL, &db));
+    put_commit(db, "k", "first");
+    uint8_t *img1 = file_image(a, &len1);
+    /* One overflow run, past the file's end, and "second", in one commit. */
+    larch_txn *txn;
+    uint8_t *big = calloc(1, 600 * 1024);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    larch_val k = str_val("k"), v = str_val("second"), bk = str_val("big"), bv = val_of(big, 600 * 1024);
+    CHECK_OK(larch_put(txn, 0, &bk, &bv, 0));
+    CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+    free(big);
+    uint8_t *img2 = file_image(a, &len2);
+    larch_close(db);
+    const uint8_t *mp;
+    struct meta m = image_newest_meta(img2, len2, &mp);
+    CHECK(len2 > len1 && m.nwritten > 0 && m.npages * 4096 > len1);
+    file_write(p, img2, len1); /* the pages that fit, and the old size */
+    open_image(p, LARCH_RDONLY, "first", m.txnid);
+    file_write(p, img2, len2);
+    open_image(p, 0, "second", 0);
+    free(img1);
+    free(img2);
 }
 
 /* The textbook bit-at-a-time CRC32C, to hold the fast ones to. */

@@ -169,6 +169,8 @@ int cmd_stat(struct opts *o)
                (unsigned long long)info.file_size, (unsigned long long)info.map_size, info.page_size,
                (unsigned long long)info.last_txnid, (unsigned long long)info.last_pgno + 1,
                (unsigned long long)info.free_pages, info.readers, (unsigned long long)info.buckets);
+        if (info.discarded_txnid)
+            printf(",\"discarded_txnid\":%llu", (unsigned long long)info.discarded_txnid);
         if (o->free_space)
             printf(",\"free\":{\"records\":%llu,\"pages\":%llu,\"reusable_next_commit\":%llu,\"longest_run\":%llu}",
                    (unsigned long long)fs.records, (unsigned long long)fs.pages, (unsigned long long)fs.reusable,
@@ -180,6 +182,9 @@ int cmd_stat(struct opts *o)
                file, (unsigned long long)info.file_size, info.page_size, (unsigned long long)info.last_txnid,
                (unsigned long long)info.last_pgno + 1, (unsigned long long)info.free_pages,
                (unsigned long long)info.buckets);
+        if (info.discarded_txnid)
+            printf("  discarded at open: transaction %llu, cut short by a power loss\n",
+                   (unsigned long long)info.discarded_txnid);
         if (o->free_space)
             printf("free space:\n  pages: %llu in %llu records\n  reusable by the next commit: %llu\n"
                    "  longest run of free pages: %llu\n",
@@ -266,7 +271,8 @@ int cmd_check(struct opts *o)
                (unsigned long long)rep.pages, (unsigned long long)rep.tree_pages, (unsigned long long)rep.free_pages,
                (unsigned long long)rep.entries, (unsigned long long)rep.buckets);
         if (rep.damaged_metas)
-            printf("note: %u meta page fails its checksum (a torn last write); the other one is in use\n",
+            printf("note: %u meta page fails its checksum or is of a commit cut short (a power loss "
+                   "in a commit); the other one is in use\n",
                    rep.damaged_metas);
     } else if (r == LARCH_CORRUPT) {
         printf("%s: %llu problems found:\n", file, (unsigned long long)rep.problems);
@@ -453,6 +459,15 @@ int cmd_page(struct opts *o)
         show_tree("catalog", p + META_TREES_OFF + TREE_DESC_SIZE);
         show_tree("free", p + META_TREES_OFF + 2 * TREE_DESC_SIZE);
         printf("  sequence of bucket 0: %llu\n", (unsigned long long)get64(p + META_SEQUENCE_OFF));
+        uint32_t nw = get32(p + META_NWRITTEN_OFF);
+        if (nw == 0)
+            printf("  written list: none (the commit's pages were synced before this page)\n");
+        else
+            printf("  written list: %u runs (a one-sync commit)%s\n", nw, nw > META_WRITTEN_MAX ? ": too many, damaged" : "");
+        for (uint32_t i = 0; i < nw && i < META_WRITTEN_MAX && META_END + (i + 1) * META_WRITTEN_ENTRY <= f.ps; i++) {
+            const uint8_t *e = p + META_END + i * META_WRITTEN_ENTRY;
+            printf("    page %llu, checksum %08x\n", (unsigned long long)get64(e), get32(e + 8));
+        }
     } else if (type == PAGE_OVERFLOW) {
         printf("  run of %u pages (%zu bytes of value room)\n", pg_npages(p), (size_t)pg_npages(p) * f.ps - PAGE_HEADER_SIZE);
     } else if (type == PAGE_BRANCH || type == PAGE_LEAF) {
