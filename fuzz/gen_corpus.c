@@ -70,6 +70,46 @@ static void write_file(const char *dir, const char *name, const void *data, size
         exit(1);
 }
 
+/*
+ * A file whose newest meta page is of a one-sync commit, with its written
+ * list: a few small synced commits, and the file taken before close (which
+ * would write the meta page again without the list), as a crash leaves it.
+ */
+static void make_one_sync_db(const char *dir, const char *name)
+{
+    char path[512], tmp[sizeof path + 8];
+    larch_db *db;
+    larch_options o = { 0 };
+    o.page_size = 1024;
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        exit(1);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    if (larch_open(tmp, &o, &db))
+        exit(1);
+    for (int c = 0; c < 4; c++) {
+        larch_txn *t;
+        if (larch_begin(db, 0, &t))
+            exit(1);
+        for (int i = 0; i < 30; i++) {
+            char k[32];
+            snprintf(k, sizeof k, "key%03d", (i * 13 + c * 5) % 97);
+            put(t, 0, k, (size_t)(i % 50 + c * 100), 'a' + c);
+        }
+        if (larch_commit(t))
+            exit(1);
+    }
+    FILE *f = fopen(tmp, "rb");
+    static char buf[1 << 20];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (!f || len == 0 || len == sizeof buf)
+        exit(1);
+    fclose(f);
+    larch_close(db);
+    unlink(tmp);
+    write_file(dir, name, buf, len);
+}
+
 int main(int argc, char **argv)
 {
     const char *root = argc > 1 ? argv[1] : "fuzz/corpus";
@@ -79,6 +119,7 @@ int main(int argc, char **argv)
     make_db(dir, "small.db", 12, 0, 0);
     make_db(dir, "buckets.db", 20, 2, 0);
     make_db(dir, "overflow.db", 30, 1, 1);
+    make_one_sync_db(dir, "onesync.db");
 
     snprintf(dir, sizeof dir, "%s/fuzz_ops", root);
     for (unsigned s = 0; s < 6; s++) {
