@@ -65,6 +65,11 @@ struct wstate {
     size_t nwritten;
     uint64_t written_bytes;
     struct written_run written[META_WRITTEN_MAX];
+    /* A bit per page number: the tree page there in the file is one this
+     * handle wrote (own_write), so copying it needs no node_validate. Kept
+     * across transactions, for the life of the handle. */
+    uint64_t *own;
+    size_t own_words;
 };
 
 LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out);
