@@ -215,12 +215,13 @@ LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t 
 /* ---- Allocation --------------------------------------------------------- */
 
 /*
- * Sort n 64-bit numbers ascending: LSD radix, a byte a pass, only as many
- * passes as the largest number has bytes. Commits sort a thousand page
+ * Sort n 64-bit numbers ascending by their bits from first_shift up (the
+ * bits below must not matter to the order): LSD radix, a byte a pass, only
+ * as many passes as the largest number has bytes. Commits sort a thousand page
  * numbers or more; qsort's comparison calls showed in profiles. Falls back
  * to the caller's qsort (returns false) when the buffer cannot be had.
  */
-static bool radix_sort_u64(uint64_t *v, size_t n)
+static bool radix_sort_u64(uint64_t *v, size_t n, unsigned first_shift)
 {
     uint64_t max = 0;
     if (n < 2)
@@ -231,7 +232,7 @@ static bool radix_sort_u64(uint64_t *v, size_t n)
     if (!tmp)
         return false;
     uint64_t *src = v, *dst = tmp;
-    for (unsigned shift = 0; shift < 64 && (max >> shift); shift += 8) {
+    for (unsigned shift = first_shift; shift < 64 && (max >> shift); shift += 8) {
         size_t count[257] = { 0 };
         for (size_t i = 0; i < n; i++)
             count[((src[i] >> shift) & 0xff) + 1]++;
@@ -261,7 +262,7 @@ LARCH_INTERNAL void pglist_sort(struct pglist *l, size_t from, bool descending)
         return;
     pgno_t *v = l->v + from;
     size_t n = l->n - from;
-    if (!radix_sort_u64(v, n))
+    if (!radix_sort_u64(v, n, 0))
         qsort(v, n, sizeof *v, cmp_pgno_asc);
     if (descending)
         for (size_t i = 0, j = n - 1; i < j; i++, j--) {
@@ -493,9 +494,10 @@ static void sort_dirty(struct dirty_page *list, size_t n)
     struct dirty_page *sorted = malloc(n * sizeof *sorted);
     bool packed = keys && sorted && maxpg < (1ull << 40) && n < (1ull << 24);
     if (packed) {
+        /* Page numbers are unique: the index bits need no sorting passes. */
         for (size_t i = 0; i < n; i++)
             keys[i] = list[i].pgno << 24 | i;
-        packed = radix_sort_u64(keys, n);
+        packed = radix_sort_u64(keys, n, 24);
     }
     if (packed) {
         for (size_t i = 0; i < n; i++)
