@@ -112,6 +112,31 @@ LARCH_INTERNAL int bt_edge(larch_txn *txn, const struct tree *t, struct path *pa
     return rc ? rc : descend_edge(txn, t, path, 0, last);
 }
 
+/*
+ * A scan that has just entered a leaf will want the next one after it:
+ * ask for that page's lines now, so that they arrive while this leaf's
+ * entries are read (leaves of a tree filled at random lie all over the
+ * file). Read transactions only: a writer's pages may be its own copies,
+ * found through the dirty table, which a hint is not worth a lookup in.
+ */
+static void prefetch_next_leaf(const larch_txn *txn, const struct path *path, bool forward)
+{
+    int parent = path->depth - 2;
+    const uint8_t *p = path->page[parent];
+    unsigned idx = path->idx[parent], n = pg_nkeys(p), ps = txn->page_size;
+    if (txn->w || (forward ? idx + 1 >= n : idx == 0))
+        return;
+    unsigned off = pg_slot(p, forward ? idx + 1 : idx - 1);
+    if (off < pg_lower(p) || off + BRANCH_ENTRY_HEADER > ps)
+        return;
+    pgno_t child = branch_child(p + off);
+    if (child >= txn->meta.npages || ((child + 1) << txn->page_shift) > txn->map_size)
+        return;
+    const uint8_t *next = txn->map + (child << txn->page_shift);
+    for (unsigned line = 0; line < ps; line += 64)
+        __builtin_prefetch(next + line);
+}
+
 LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward)
 {
     int leaf = path->depth - 1;
@@ -134,7 +159,11 @@ LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *pa
         return LARCH_NOTFOUND;
     path->idx[l] = forward ? path->idx[l] + 1 : path->idx[l] - 1;
     int rc = load_child(txn, path->page[l], path->idx[l], level_type(t, l + 1), &path->page[l + 1]);
-    return rc ? rc : descend_edge(txn, t, path, l + 1, !forward);
+    if (rc == 0)
+        rc = descend_edge(txn, t, path, l + 1, !forward);
+    if (rc == 0 && leaf > 0)
+        prefetch_next_leaf(txn, path, forward);
+    return rc;
 }
 
 LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uint8_t *leaf, unsigned idx,
