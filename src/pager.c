@@ -582,6 +582,11 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
 
     for (size_t i = 0; i < n; i++) {
         size_t len = (size_t)list[i].npages << txn->page_shift;
+        /* The pages are scattered on the heap and mostly out of the CPU
+         * cache by now: ask for the next one while this one is summed. */
+        if (i + 1 < n && list[i + 1].npages == 1)
+            for (uint32_t line = 0; line < txn->page_size; line += 64)
+                __builtin_prefetch(list[i + 1].buf + line);
         pg_set_txnid(list[i].buf, txnid);
         uint32_t sum = page_checksum(list[i].buf, len);
         put32(list[i].buf, sum);
