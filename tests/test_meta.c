@@ -350,6 +350,48 @@ TEST(meta, one_sync_commit_whose_file_growth_was_lost_opens_the_commit_before)
     free(img2);
 }
 
+/* A file of format version 3 (no written lists) opens, and its next commit writes version 4. */
+TEST(meta, version_3_files_open_and_move_to_version_4)
+{
+    const char *p = test_path("a.db");
+    larch_db *db;
+    char buf[64];
+    CHECK_OK(larch_open(p, NULL, &db));
+    put_commit(db, "k", "old");
+    larch_close(db);
+    size_t len;
+    uint8_t *img = file_image(p, &len);
+    for (unsigned slot = 0; slot < NUM_METAS; slot++) { /* as version 3 wrote them: zeros from 216 */
+        uint8_t *m = img + slot * 4096;
+        CHECK(get32(m + META_VERSION_OFF) == 4);
+        memset(m + META_NWRITTEN_OFF, 0, 4096 - META_NWRITTEN_OFF);
+        put32(m + META_VERSION_OFF, 3);
+        put32(m, page_checksum(m, 4096));
+    }
+    file_write(p, img, len);
+    free(img);
+    CHECK_OK(larch_open(p, NULL, &db));
+    CHECK_OK(get_str(db, "k", buf));
+    CHECK(strcmp(buf, "old") == 0);
+    put_commit(db, "k", "new");
+    larch_close(db);
+    img = file_image(p, &len);
+    const uint8_t *mp;
+    struct meta m = image_newest_meta(img, len, &mp);
+    CHECK(get32(mp + META_VERSION_OFF) == 4 && m.nwritten == 0);
+    free(img);
+    open_image(p, LARCH_RDONLY, "new", 0);
+    /* Version 2 is refused. */
+    img = file_image(p, &len);
+    for (unsigned slot = 0; slot < NUM_METAS; slot++) {
+        put32(img + slot * 4096 + META_VERSION_OFF, 2);
+        put32(img + slot * 4096, page_checksum(img + slot * 4096, 4096));
+    }
+    file_write(p, img, len);
+    free(img);
+    CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
+}
+
 /* The textbook bit-at-a-time CRC32C, to hold the fast ones to. */
 static uint32_t crc32c_reference(const uint8_t *p, size_t len)
 {
