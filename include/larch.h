@@ -151,7 +151,8 @@ typedef struct larch_options {
  * @return 0; LARCH_INVALID (NULL argument, bad page size or flags);
  *         LARCH_BUSY (the file is open in another handle);
  *         LARCH_NOTDB (not a larch file); LARCH_VERSION (a format this
- *         library does not read); LARCH_CORRUPT (no valid meta page, or a
+ *         library does not read, also in just one of the two meta pages:
+ *         the other one would be an older commit); LARCH_CORRUPT (no valid meta page, or a
  *         meta page that does not fit the file); or an errno value
  *         (ENOENT for a missing file with LARCH_RDONLY, EACCES, ENOMEM ...).
  */

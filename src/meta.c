@@ -128,6 +128,11 @@ LARCH_INTERNAL int catalog_record_decode(const uint8_t *p, size_t len, pgno_t np
 
 LARCH_INTERNAL int meta_choose(const int rc[2], const struct meta m[2])
 {
+    /* A meta page of a format this code does not read is most likely the
+     * newest commit, written by newer code: opening the other one would
+     * go back a commit, and the next commit here would overwrite it. */
+    if (rc[0] == LARCH_VERSION || rc[1] == LARCH_VERSION)
+        return LARCH_VERSION;
     if (rc[0] == 0 && rc[1] == 0)
         return m[1].txnid > m[0].txnid ? 1 : 0;
     if (rc[0] == 0)
@@ -135,9 +140,7 @@ LARCH_INTERNAL int meta_choose(const int rc[2], const struct meta m[2])
     if (rc[1] == 0)
         return 1;
     /* Neither is valid: say the most telling thing. A file where either page
-     * carries our magic is ours and damaged, or of another version. */
-    if (rc[0] == LARCH_VERSION || rc[1] == LARCH_VERSION)
-        return LARCH_VERSION;
+     * carries our magic is ours and damaged. */
     if (rc[0] == LARCH_CORRUPT || rc[1] == LARCH_CORRUPT)
         return LARCH_CORRUPT;
     return LARCH_NOTDB;

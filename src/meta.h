@@ -69,7 +69,8 @@ LARCH_INTERNAL int meta_decode(const uint8_t *p, size_t len, unsigned slot, uint
 /*
  * Choose between the two meta pages, given what meta_decode said of each:
  * the valid one with the higher txnid. Returns its index (0 or 1), or the
- * error to report when neither is valid.
+ * error to report when neither is valid, or LARCH_VERSION when either is
+ * of a format version this code does not read.
  */
 LARCH_INTERNAL int meta_choose(const int rc[2], const struct meta m[2]);
 

@@ -56,6 +56,9 @@ TEST(meta, choose_newest_valid)
     CHECK(meta_choose(none, m) == LARCH_NOTDB);
     CHECK(meta_choose(bad, m) == LARCH_CORRUPT);
     CHECK(meta_choose(ver, m) == LARCH_VERSION);
+    int newer0[2] = { LARCH_VERSION, 0 }, newer1[2] = { 0, LARCH_VERSION };
+    CHECK(meta_choose(newer0, m) == LARCH_VERSION); /* not the other, older commit */
+    CHECK(meta_choose(newer1, m) == LARCH_VERSION);
     sample_meta(&m[0], 6);
     CHECK(meta_choose(ok, m) == 0);
 }
@@ -381,8 +384,15 @@ TEST(meta, version_3_files_open_and_move_to_version_4)
     CHECK(get32(mp + META_VERSION_OFF) == 4 && m.nwritten == 0);
     free(img);
     open_image(p, LARCH_RDONLY, "new", 0);
-    /* Version 2 is refused. */
+    /* A newer version in one meta page refuses the file (not: opens the
+     * other, older commit); version 2 is refused. */
     img = file_image(p, &len);
+    image_newest_meta(img, len, &mp);
+    uint8_t *nm = img + (mp - img);
+    put32(nm + META_VERSION_OFF, LARCH_FORMAT_VERSION + 1);
+    put32(nm, page_checksum(nm, 4096));
+    file_write(p, img, len);
+    CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
     for (unsigned slot = 0; slot < NUM_METAS; slot++) {
         put32(img + slot * 4096 + META_VERSION_OFF, 2);
         put32(img + slot * 4096, page_checksum(img + slot * 4096, 4096));
