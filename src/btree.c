@@ -41,8 +41,7 @@ static int load_child(const larch_txn *txn, const uint8_t *parent, unsigned idx,
     __builtin_prefetch(p + 128);
     /* A writer that reaches a leaf usually copies all of it next (COW). */
     if (txn->w && type == PAGE_LEAF && page_in_map(txn, p))
-        for (unsigned line = 192; line < ps; line += 64)
-            __builtin_prefetch(p + line);
+        prefetch_range(p + 192, ps - 192);
     rc = node_check(p, type, ps);
     if (rc == 0)
         *out = p;
@@ -136,9 +135,7 @@ static void prefetch_next_leaf(const larch_txn *txn, const struct path *path, bo
     pgno_t child = branch_child(p + off);
     if (child >= txn->meta.npages || ((child + 1) << txn->page_shift) > txn->map_size)
         return;
-    const uint8_t *next = txn->map + (child << txn->page_shift);
-    for (unsigned line = 0; line < ps; line += 64)
-        __builtin_prefetch(next + line);
+    prefetch_range(txn->map + (child << txn->page_shift), ps);
 }
 
 LARCH_INTERNAL int bt_step(larch_txn *txn, const struct tree *t, struct path *path, bool forward)

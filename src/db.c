@@ -322,6 +322,13 @@ static int choose_complete(int fd, uint64_t file_size, const int rc[2], const st
     return c;
 }
 
+/* The written list of decoded meta page p, kept before the buffer is reused. */
+static void copy_written_list(const uint8_t *p, const struct meta *m, struct written_run *runs)
+{
+    for (unsigned i = 0; i < m->nwritten; i++)
+        runs[i] = meta_written_run(p, i);
+}
+
 /*
  * Read and choose the meta page: page size from meta 0, or by trying each
  * for meta 1. A meta page with a bad checksum is passed over (a torn last
@@ -345,8 +352,8 @@ static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out, txn
     if (err)
         goto out;
     rc[0] = meta_decode(buf, got, 0, 0, &m[0]);
-    for (unsigned i = 0; rc[0] == 0 && i < m[0].nwritten; i++)
-        runs[0][i] = meta_written_run(buf, i);
+    if (rc[0] == 0)
+        copy_written_list(buf, &m[0], runs[0]);
     rc[1] = LARCH_NOTDB;
     for (uint32_t ps = MIN_PAGE_SIZE; ps <= MAX_PAGE_SIZE; ps <<= 1) {
         if (rc[0] == 0 && ps != m[0].page_size)
@@ -362,8 +369,7 @@ static int read_meta(int fd, uint64_t file_size, bool fit, struct meta *out, txn
         if (r == 0 || rc[1] == LARCH_NOTDB)
             rc[1] = r;
         if (r == 0) {
-            for (unsigned i = 0; i < m[1].nwritten; i++)
-                runs[1][i] = meta_written_run(buf, i);
+            copy_written_list(buf, &m[1], runs[1]);
             break;
         }
     }
@@ -528,14 +534,11 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
 static void seal_last_commit(larch_db *db)
 {
     struct meta m = db->versions->meta;
-    uint8_t *page = malloc(db->page_size);
-    if (!page)
-        return;
+    uint8_t *page = db->ws->scratch; /* a writable handle's; no txn is running */
     m.txnid++;
     m.nwritten = 0;
     meta_encode(&m, NULL, page);
     os_pwrite_full(db->fd, page, db->page_size, (m.txnid % NUM_METAS) << db->page_shift);
-    free(page);
 }
 
 LARCH_API void larch_close(larch_db *db)

@@ -45,6 +45,14 @@ LARCH_INTERNAL int corrupt_found(const char *file, int line);
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Ask for every cache line of [p, p + len): a hint, never a fault. */
+static inline void prefetch_range(const void *p, size_t len)
+{
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + len;
+    for (; a < end; a += 64)
+        __builtin_prefetch((const void *)a);
+}
+
 typedef uint64_t pgno_t;
 typedef uint64_t txnid_t;
 

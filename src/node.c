@@ -69,19 +69,6 @@ static inline unsigned head_bound(const uint8_t *p, unsigned lo, unsigned hi, un
 }
 
 /*
- * Ask for every line of the slots [lo, hi) at once: a binary search over
- * them in a page that is not in the CPU cache would otherwise wait for
- * one line after another.
- */
-static inline void prefetch_slots(const uint8_t *p, unsigned lo, unsigned hi)
-{
-    uintptr_t a = ((uintptr_t)(p + PAGE_HEADER_SIZE + SLOT_SIZE * lo)) & ~(uintptr_t)63;
-    uintptr_t b = (uintptr_t)(p + PAGE_HEADER_SIZE + SLOT_SIZE * hi);
-    for (; a < b; a += 64)
-        __builtin_prefetch((const void *)a);
-}
-
-/*
  * The search shared by leaves and branches over entries [lo, hi): the
  * first entry whose key is > key (or >= key when !after_equal), and
  * whether that comparison met an equal key.
@@ -100,7 +87,9 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
     bool inside = true;
     int c = 0, rc;
     *equal = false;
-    prefetch_slots(p, first, end);
+    /* All the slot lines at once: a binary search over them in a page that
+     * is not in the CPU cache would otherwise wait for one after another. */
+    prefetch_range(p + PAGE_HEADER_SIZE + SLOT_SIZE * first, SLOT_SIZE * (end - first));
     lo = head_bound(p, first, end, head, false);
     if (lo < end && pg_head(p, lo) == head) {
         /* Usually one entry has the head: its neighbour tells without a search. */

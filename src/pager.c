@@ -585,8 +585,9 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
         /* The pages are scattered on the heap and mostly out of the CPU
          * cache by now: ask for the next one while this one is summed. */
         if (i + 1 < n && list[i + 1].npages == 1)
-            for (uint32_t line = 0; line < txn->page_size; line += 64)
-                __builtin_prefetch(list[i + 1].buf + line);
+            prefetch_range(list[i + 1].buf, txn->page_size);
+        for (uint32_t k = 0; k < list[i].npages; k++)
+            own_forget(w, list[i].pgno + k);
         pg_set_txnid(list[i].buf, txnid);
         uint32_t sum = page_checksum(list[i].buf, len);
         put32(list[i].buf, sum);
@@ -615,9 +616,6 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
      */
     bool sequential = w->puts >= 64 && w->tail_puts * 4 >= w->puts * 3;
     pgno_t join_from = sequential && w->first_fresh ? w->first_fresh : UINT64_MAX;
-    for (size_t i = 0; i < n; i++)
-        for (uint32_t k = 0; k < list[i].npages; k++)
-            own_forget(w, list[i].pgno + k);
     for (size_t i = 0; i < n && rc == 0;) {
         if (joinable(&list[i], join_from)) {
             rc = write_joined(txn, list, n, &i, join_from);

@@ -2,7 +2,7 @@
  * test_meta.c - meta pages: encoding round trip, checksums, choosing the
  * newest valid one, and opening a file whose newest meta page is torn.
  */
-#include "test.h"
+#include "pagewalk.h"
 
 #include "meta.h"
 #include "os.h"
@@ -250,9 +250,8 @@ static void open_image(const char *path, unsigned flags, const char *want, uint6
     larch_txn *txn;
     larch_check_report rep;
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
-    int rc = larch_check(txn, &rep);
+    audit_txn(txn, &rep);
     larch_abort(txn);
-    CHECK_MSG(rc == 0, "check: %s", rep.nmessages ? rep.message[0] : "?");
     CHECK(rep.damaged_metas == (discarded ? 1u : 0u));
     larch_close(db);
 }
