@@ -597,10 +597,10 @@ static int rebalance(larch_txn *txn, struct tree *t, struct path *path, int l)
     uint8_t *left = pi > 0 ? sib : p, *right = pi > 0 ? p : sib;
     const uint8_t *sep = NULL;
     size_t seplen = 0;
-    rc = node_key(parent, ri, ps, &sep, &seplen);
+    rc = node_key_full(parent, ri, ps, w->merge_sep, &sep, &seplen);
     if (rc)
         return rc;
-    if (!node_can_merge(left, right, ps, seplen))
+    if (!node_can_merge(left, right, ps, sep, seplen))
         return 0;
     node_merge(left, right, ps, w->scratch, sep, seplen);
     if (type == PAGE_BRANCH)

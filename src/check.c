@@ -28,6 +28,9 @@ struct checker {
     uint8_t *seen; /* one byte a page: simpler than bits, and 1/4096 of the file */
     uint8_t *buf;  /* decompression room */
     size_t bufsize;
+    /* per tree level, room for three whole branch keys: an entry's, the
+     * one before (order) and the one after (its child's upper bound) */
+    uint8_t (*keys)[3][LARCH_MAX_KEY_SIZE];
     /* counts of the tree being walked */
     uint64_t branch, leaf, overflow, entries, value_bytes, stored_bytes;
     /* named buckets found in the catalog */
@@ -230,10 +233,15 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
     const uint8_t *prev = NULL;
     size_t prevlen = 0;
     unsigned pfx = pg_prefix(p);
+    if (level >= MAX_DEPTH) {
+        problem(c, "page %llu lies deeper than any tree", (unsigned long long)pgno);
+        return;
+    }
+    uint8_t(*kb)[LARCH_MAX_KEY_SIZE] = c->keys[level];
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *k = NULL;
         size_t kl = 0;
-        if (node_key(p, i, c->ps, &k, &kl) != 0) {
+        if (node_key_full(p, i, c->ps, kb[i % 3], &k, &kl) != 0) {
             problem(c, "page %llu: entry %u runs outside the page", (unsigned long long)pgno, i);
             return;
         }
@@ -261,7 +269,7 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
         }
         const uint8_t *nk = hi;
         size_t nkl = hilen;
-        if (i + 1 < n && node_key(p, i + 1, c->ps, &nk, &nkl) != 0)
+        if (i + 1 < n && node_key_full(p, i + 1, c->ps, kb[(i + 1) % 3], &nk, &nkl) != 0)
             continue; /* reported when the loop gets there */
         walk(c, t, kind, branch_child(pg_entry(p, i)), pgno, level + 1, first_branch ? lo : k,
              first_branch ? lolen : kl, nk, nkl);
@@ -330,8 +338,12 @@ LARCH_INTERNAL int check_run(larch_txn *txn, larch_check_report *rep, const stru
     memset(rep, 0, sizeof *rep);
     struct checker c = { .txn = txn, .rep = rep, .hooks = hooks, .ps = txn->page_size, .npages = txn->meta.npages };
     c.seen = calloc(c.npages ? c.npages : 1, 1);
-    if (!c.seen)
+    c.keys = malloc(MAX_DEPTH * sizeof *c.keys);
+    if (!c.seen || !c.keys) {
+        free(c.seen);
+        free(c.keys);
         return ENOMEM;
+    }
     rep->pages = c.npages;
     if (txn->db->truncated_from)
         problem(&c, "the file is cut short: it holds %llu pages, its meta page names %llu",
@@ -366,6 +378,7 @@ LARCH_INTERNAL int check_run(larch_txn *txn, larch_check_report *rep, const stru
         problem(&c, "%llu pages are neither in use nor free (lost), the first is page %llu",
                 (unsigned long long)leaked, (unsigned long long)first_leak);
     free(c.seen);
+    free(c.keys);
     free(c.buf);
     free(c.named);
     return rep->problems ? LARCH_CORRUPT : 0;

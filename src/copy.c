@@ -104,6 +104,7 @@ struct builder {
     size_t lastlen;
     uint8_t *run;         /* room for one overflow run */
     size_t runcap;
+    uint8_t *scratch;     /* one page: a branch page is laid out anew when its prefix shortens */
 };
 
 /* Write a finished page under the next number. */
@@ -149,7 +150,7 @@ static int add_branch(struct builder *b, int l, const uint8_t *key, size_t klen,
     }
     bool first = pg_nkeys(lv->page) == 0;
     unsigned size = node_make_branch_entry(e, child, key, first ? 0 : klen);
-    if (!first && !node_insert(lv->page, b->ps, NULL, pg_nkeys(lv->page), e, size)) {
+    if (!first && !node_insert(lv->page, b->ps, b->scratch, pg_nkeys(lv->page), e, size)) {
         int rc = flush_level(b, l);
         if (rc)
             return rc;
@@ -159,7 +160,7 @@ static int add_branch(struct builder *b, int l, const uint8_t *key, size_t klen,
     if (first) {
         memcpy(lv->lower, key, klen);
         lv->lowerlen = klen;
-        node_insert(lv->page, b->ps, NULL, 0, e, size);
+        node_insert(lv->page, b->ps, b->scratch, 0, e, size);
     }
     return 0;
 }
@@ -385,7 +386,7 @@ static int copy_compact(larch_txn *txn, struct out *o, uint8_t *page)
     struct builder b = { .txn = txn, .ps = txn->page_size };
     struct out dry = { .fd = -1 };
     struct meta m, m2;
-    int rc = 0;
+    int rc = (b.scratch = malloc(b.ps)) ? 0 : ENOMEM;
     for (int l = 0; l < MAX_DEPTH && rc == 0; l++)
         if (!(b.lv[l].page = malloc(b.ps)))
             rc = ENOMEM;
@@ -404,6 +405,7 @@ static int copy_compact(larch_txn *txn, struct out *o, uint8_t *page)
     for (int l = 0; l < MAX_DEPTH; l++)
         free(b.lv[l].page);
     free(b.run);
+    free(b.scratch);
     return rc;
 }
 

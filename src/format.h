@@ -24,6 +24,8 @@
  *      5     1  branch, leaf: prefix, the number of leading bytes (0..255)
  *               that every key of the page shares (not counting a branch's
  *               empty entry 0); it need not be the longest such prefix.
+ *               A branch page keeps the prefix's bytes at its end and
+ *               stores its keys without them (see Branch entry).
  *               Other pages: 0
  *      6     2  nkeys: number of entries (branch and leaf pages), else 0
  *      8     8  pgno: the page's own number; a page found at another
@@ -48,7 +50,8 @@
  *   never contradict key order. Four bytes, not two, because keys made of
  *   digits or text vary little per byte: a get among 1M 16-digit decimal
  *   keys (depth 4) read 15.9 keys with two-byte heads, 7.8 with four. The entries themselves are
- *   packed at the end of the page, growing down towards the slots; 'upper'
+ *   packed at the end of the page (a branch's: below its prefix bytes),
+ *   growing down towards the slots; 'upper'
  *   is the lowest entry offset. Deleting an entry adds its size to 'frag';
  *   the page is compacted when an insert needs the space.
  *   Free space = upper - (32 + 6 * nkeys) + frag.
@@ -77,8 +80,19 @@
  *   < key i+1; entry 0 has an empty key and stands for "everything below
  *   key 1"):
  *      0     8  child page number
- *      8     2  ksize (0 for entry 0)
- *     10     k  the key (a separator: it need not be a key of the tree)
+ *      8     2  ksize: the length of the key less the page prefix (0 for
+ *               entry 0, and for a key that is the prefix itself)
+ *     10     k  the key's bytes after the prefix. The key is a separator:
+ *               it need not be a key of the tree.
+ *   A branch page stores its prefix once, in its last 'prefix' bytes
+ *   (P - prefix .. P - 1): the heap ends below them, and the full key of
+ *   entry i >= 1 is those bytes followed by the entry's. Its heads are the
+ *   first four bytes of the stored part. Separators of neighbouring pages
+ *   share long prefixes (of 1M 16-digit keys, the 14 leading digits), so
+ *   this holds about twice the entries per branch page, which keeps trees
+ *   shallow and the pages a commit copies few. Leaf pages keep their keys
+ *   whole (their prefix only places the heads), because a cursor hands out
+ *   a pointer to the key in the page, valid for the whole transaction.
  *
  *   Every entry of a leaf or branch takes at most max_entry = ((P - 32) / 2)
  *   bytes including its slot, so any two entries fit in one page and a split
@@ -98,10 +112,10 @@
  *   valid one with the highest txnid; a torn or stale meta page is simply
  *   the older one. After the header (type 1, pgno 0 or 1, txnid):
  *     32     4  magic: the bytes 'L' 'R' 'C' 'H' (0x4843524c)
- *     36     4  format version: 4. Version 3 is the same without the
- *               written list (its bytes 216.. are zero, which reads as
- *               nwritten 0) and is read as such; version 2 had 4-byte slots
- *               with 2-byte heads, version 1 2-byte slots and no heads
+ *     36     4  format version: 5. Version 4 stored branch keys whole,
+ *               version 3 had no written list, version 2 4-byte slots with
+ *               2-byte heads, version 1 2-byte slots and no heads; files of
+ *               those versions (none released) are refused
  *     40     4  page size P
  *     44     4  flags: 0 (reserved)
  *     48     8  txnid (again; must equal the header's)
@@ -181,8 +195,8 @@
 #include "internal.h"
 
 #define LARCH_MAGIC 0x4843524cu
-#define LARCH_FORMAT_VERSION 4u
-#define LARCH_FORMAT_VERSION_OLDEST 3u /* the oldest version read */
+#define LARCH_FORMAT_VERSION 5u
+#define LARCH_FORMAT_VERSION_OLDEST 5u /* the oldest version read */
 
 #define PAGE_HEADER_SIZE 32u
 #define MIN_PAGE_SIZE 1024u
@@ -313,6 +327,11 @@ static inline void pg_set_head(uint8_t *p, unsigned i, unsigned head)
 }
 static inline uint8_t *pg_entry(const uint8_t *p, unsigned i) { return (uint8_t *)p + pg_slot(p, i); }
 static inline unsigned pg_lower(const uint8_t *p) { return PAGE_HEADER_SIZE + SLOT_SIZE * pg_nkeys(p); }
+
+/* The bytes a page keeps at its end for its prefix: a branch's prefix (see
+ * BRANCH AND LEAF PAGES); a leaf keeps its keys whole and none. */
+static inline unsigned pg_prefix_bytes(const uint8_t *p) { return pg_type(p) == PAGE_BRANCH ? pg_prefix(p) : 0; }
+static inline uint32_t pg_heap_end(const uint8_t *p, uint32_t ps) { return ps - pg_prefix_bytes(p); }
 
 /* ---- Entries ----------------------------------------------------------- */
 

@@ -3,8 +3,13 @@
  *
  * Pages are slotted: a sorted array of slots (an entry's offset and its
  * key's 4-byte head) after the header, the entries packed from the end of
- * the page down. Splits and merges rebuild
- * pages from a scratch copy, which keeps every heap compact afterwards.
+ * the page down. Splits and merges rebuild pages from a scratch copy, which
+ * keeps every heap compact afterwards.
+ *
+ * Leaves store whole keys; their prefix only places the heads. Branches
+ * store keys less the page prefix (its bytes at the end of the page), so a
+ * branch page is rebuilt whenever its prefix changes: the second half of
+ * this file works on branch entries as a sequence of (child, whole key).
  */
 #include "node.h"
 
@@ -17,9 +22,6 @@ LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t p
     pg_set_pgno(p, pgno);
     pg_set_upper(p, ps);
 }
-
-/* The first entry whose key counts for the prefix: a branch's entry 0 has none. */
-static unsigned first_keyed(const uint8_t *p) { return pg_type(p) == PAGE_BRANCH ? 1u : 0u; }
 
 /*
  * Read key i of p (bounds-checked) and compare it with the searched key:
@@ -83,10 +85,25 @@ static inline unsigned head_bound(const uint8_t *p, unsigned lo, unsigned hi, un
 static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen, unsigned lo, unsigned hi,
                         bool after_equal, unsigned *out, bool *equal)
 {
-    const unsigned first = lo, end = hi, pfx = pg_prefix(p), head = key_head(key, klen, pfx);
+    const unsigned first = lo, end = hi;
+    unsigned pfx = pg_prefix(p);
     bool inside = true;
     int c = 0, rc;
+    size_t d;
     *equal = false;
+    if (pg_type(p) == PAGE_BRANCH && pfx) {
+        /* A branch stores its keys less the prefix: place the key against
+         * the prefix once, then search with the rest of it. */
+        c = key_compare_at(p + ps - pfx, pfx, key, MIN(klen, (size_t)pfx), &d);
+        if (c) {
+            *out = c > 0 ? first : end;
+            return 0;
+        }
+        key += pfx;
+        klen -= pfx;
+        pfx = 0;
+    }
+    const unsigned head = key_head(key, klen, pfx);
     /* All the slot lines at once: a binary search over them in a page that
      * is not in the CPU cache would otherwise wait for one after another. */
     prefetch_range(p + PAGE_HEADER_SIZE + SLOT_SIZE * first, SLOT_SIZE * (end - first));
@@ -120,6 +137,29 @@ static int search_range(const uint8_t *p, uint32_t ps, const uint8_t *key, size_
     return 0;
 }
 
+LARCH_INTERNAL int node_key_full(const uint8_t *p, unsigned i, uint32_t ps, uint8_t *buf, const uint8_t **key,
+                                 size_t *klen)
+{
+    const uint8_t *k = NULL;
+    size_t kl = 0;
+    unsigned pfx = i ? pg_prefix_bytes(p) : 0;
+    int rc = node_key(p, i, ps, &k, &kl);
+    if (rc)
+        return rc;
+    if (pfx == 0) {
+        *key = k;
+        *klen = kl;
+        return 0;
+    }
+    if (UNLIKELY(pfx + kl > LARCH_MAX_KEY_SIZE || pg_upper(p) > ps - pfx))
+        return CORRUPT();
+    memcpy(buf, p + ps - pfx, pfx);
+    memcpy(buf + pfx, k, kl);
+    *key = buf;
+    *klen = pfx + kl;
+    return 0;
+}
+
 LARCH_INTERNAL int node_search_leaf(const uint8_t *p, uint32_t ps, const uint8_t *key, size_t klen,
                                     unsigned *idx, bool *exact)
 {
@@ -146,63 +186,56 @@ static unsigned common_prefix(const uint8_t *a, size_t al, const uint8_t *b, siz
     return (unsigned)i;
 }
 
-/* The key of entry i of a page known to be sound (a writer's page). */
-static const uint8_t *entry_key(const uint8_t *p, unsigned i, size_t *klen)
+/* The key of entry i of a leaf known to be sound (a writer's page). */
+static const uint8_t *leaf_entry_key(const uint8_t *p, unsigned i, size_t *klen)
 {
     const uint8_t *e = pg_entry(p, i);
-    if (pg_type(p) == PAGE_LEAF) {
-        *klen = leaf_ksize(e);
-        return leaf_key(e);
-    }
-    *klen = branch_ksize(e);
-    return branch_key(e);
+    *klen = leaf_ksize(e);
+    return leaf_key(e);
 }
 
-/* Set the prefix to pfx and rewrite every head to match. */
+/* Set a leaf's prefix to pfx and rewrite every head to match. */
 static void set_prefix(uint8_t *p, unsigned pfx)
 {
-    unsigned n = pg_nkeys(p), first = first_keyed(p);
+    unsigned n = pg_nkeys(p);
     size_t kl;
     pg_set_prefix(p, pfx);
     for (unsigned i = 0; i < n; i++) {
-        const uint8_t *k = entry_key(p, i, &kl);
-        pg_set_head(p, i, i < first ? 0 : key_head(k, kl, pfx));
+        const uint8_t *k = leaf_entry_key(p, i, &kl);
+        pg_set_head(p, i, key_head(k, kl, pfx));
     }
 }
 
-/* Recompute the prefix from the first and last keys (all others lie between). */
+/* Recompute a leaf's prefix from its first and last keys (all others lie between). */
 static void reprefix(uint8_t *p)
 {
-    unsigned n = pg_nkeys(p), first = first_keyed(p);
+    unsigned n = pg_nkeys(p);
     size_t al, bl;
-    if (n <= first) {
+    if (n == 0) {
         set_prefix(p, 0);
         return;
     }
-    const uint8_t *a = entry_key(p, first, &al), *b = entry_key(p, n - 1, &bl);
+    const uint8_t *a = leaf_entry_key(p, 0, &al), *b = leaf_entry_key(p, n - 1, &bl);
     set_prefix(p, common_prefix(a, al, b, bl));
 }
 
 /*
- * After entry idx was inserted: a new first or last key may shorten the
- * prefix (then every head changes); a key in between shares it already.
+ * After entry idx was inserted into a leaf: a new first or last key may
+ * shorten the prefix (then every head changes); a key in between shares it
+ * already.
  */
 static void prefix_after_insert(uint8_t *p, unsigned idx)
 {
-    unsigned n = pg_nkeys(p), first = first_keyed(p), pfx = pg_prefix(p);
+    unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
     size_t kl, ol;
-    if (idx < first) {
-        reprefix(p);
-        return;
-    }
-    const uint8_t *k = entry_key(p, idx, &kl);
-    if (n - first == 1) { /* the only key: the prefix is the key itself */
+    const uint8_t *k = leaf_entry_key(p, idx, &kl);
+    if (n == 1) { /* the only key: the prefix is the key itself */
         pg_set_prefix(p, MIN(kl, (size_t)MAX_PREFIX));
         pg_set_head(p, idx, key_head(k, kl, pg_prefix(p)));
         return;
     }
-    if (idx == first || idx == n - 1) {
-        const uint8_t *other = entry_key(p, idx == first ? idx + 1 : idx - 1, &ol);
+    if (idx == 0 || idx == n - 1) {
+        const uint8_t *other = leaf_entry_key(p, idx == 0 ? idx + 1 : idx - 1, &ol);
         unsigned c = common_prefix(k, kl, other, ol);
         if (c < pfx) {
             set_prefix(p, c);
@@ -244,11 +277,13 @@ static inline int validate_entries(const uint8_t *p, uint32_t ps, bool leaf, uin
         }
         if (off + size > ps || size + SLOT_SIZE > maxe || k > maxk)
             return CORRUPT();
-        /* A branch's first key is empty, with head 0; a leaf's keys are not
-         * empty; every other key is at least the prefix long and its head
-         * is its next four bytes. */
-        if (!leaf && i == 0 ? k != 0 || pg_head(p, 0) != 0
-                            : (leaf && k == 0) || k < pfx || pg_head(p, i) != key_head(e + hs, k, pfx))
+        /* A branch's first key is empty, with head 0; no other key is. A
+         * leaf key is at least the prefix long and its head is its next
+         * four bytes; a branch stores the bytes after the prefix, and its
+         * head is their first four. */
+        if (!leaf && i == 0   ? k != 0 || pg_head(p, 0) != 0
+            : leaf            ? k == 0 || k < pfx || pg_head(p, i) != key_head(e + hs, k, pfx)
+                              : pfx + k == 0 || pfx + k > maxk || pg_head(p, i) != key_head(e + hs, k, 0))
             return CORRUPT();
         *sum += size;
     }
@@ -262,7 +297,7 @@ LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
         return CORRUPT();
     uint64_t sum = 0;
     int rc = type == PAGE_LEAF ? validate_entries(p, ps, true, &sum) : validate_entries(p, ps, false, &sum);
-    if (rc == 0 && sum + pg_frag(p) != ps - pg_upper(p))
+    if (rc == 0 && sum + pg_frag(p) != pg_heap_end(p, ps) - pg_upper(p))
         rc = CORRUPT();
     return rc;
 }
@@ -284,7 +319,7 @@ LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
     unsigned n = pg_nkeys(p);
     memcpy(scratch, p, ps);
     pg_set_nkeys(p, 0);
-    pg_set_upper(p, ps);
+    pg_set_upper(p, pg_heap_end(p, ps)); /* a branch's prefix bytes stay where they are */
     pg_set_frag(p, 0);
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = pg_entry(scratch, i);
@@ -316,11 +351,15 @@ LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen
     return true;
 }
 
+static bool branch_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry);
+
 LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
                                 unsigned size)
 {
     unsigned n = pg_nkeys(p);
     assert(idx <= n);
+    if (pg_type(p) == PAGE_BRANCH)
+        return branch_insert(p, ps, scratch, idx, entry);
     if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE) {
         if (node_free(p) < size + SLOT_SIZE)
             return false;
@@ -376,6 +415,7 @@ LARCH_INTERNAL void node_branch_clear_key(uint8_t *p, unsigned idx)
 }
 
 /* Entry i of the sequence "page entries with 'entry' inserted at idx". */
+/* Entry i of the sequence "leaf entries with 'entry' inserted at idx". */
 static const uint8_t *split_entry(const uint8_t *old, unsigned i, unsigned idx, const uint8_t *entry,
                                   unsigned size, unsigned *esize)
 {
@@ -385,17 +425,17 @@ static const uint8_t *split_entry(const uint8_t *old, unsigned i, unsigned idx, 
         return entry;
     }
     e = pg_entry(old, i < idx ? i : i - 1);
-    *esize = entry_size(old, e);
+    *esize = leaf_entry_size(e);
     return e;
 }
 
 /*
- * Choose how many of the n entries stay left: the byte-balanced cut, moved
- * if needed so that both halves fit. Every entry is at most half a page,
- * so a cut where both fit always exists.
+ * Choose how many of the n leaf entries stay left: the byte-balanced cut,
+ * moved if needed so that both halves fit. Every entry is at most half a
+ * page, so a cut where both fit always exists.
  */
 static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigned idx, const uint8_t *entry,
-                            unsigned size, bool branch)
+                            unsigned size)
 {
     unsigned cap = ps - PAGE_HEADER_SIZE, total = 0, sz;
     for (unsigned i = 0; i < n; i++) {
@@ -417,11 +457,11 @@ static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigne
     for (unsigned tries = 0; tries <= n; tries++) {
         unsigned l = 0, r = 0;
         for (unsigned i = 0; i < n; i++) {
-            const uint8_t *e = split_entry(old, i, idx, entry, size, &sz);
+            split_entry(old, i, idx, entry, size, &sz);
             if (i < k)
                 l += sz + SLOT_SIZE;
             else
-                r += sz + SLOT_SIZE - ((branch && i == k) ? branch_ksize(e) : 0);
+                r += sz + SLOT_SIZE;
         }
         if (l > cap && k > 1)
             k--;
@@ -434,43 +474,30 @@ static unsigned split_point(const uint8_t *old, uint32_t ps, unsigned n, unsigne
     return k;
 }
 
-LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx,
-                               const uint8_t *entry, unsigned size, bool append, uint8_t *sep,
-                               size_t *seplen, bool *new_at_right, unsigned *new_idx)
+static void leaf_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
+                       unsigned size, bool append, uint8_t *sep, size_t *seplen, bool *new_at_right,
+                       unsigned *new_idx)
 {
-    bool branch = pg_type(p) == PAGE_BRANCH;
     unsigned n = pg_nkeys(p) + 1, sz;
     memcpy(scratch, p, ps);
-    unsigned k = (append && idx == n - 1) ? n - 1 : split_point(scratch, ps, n, idx, entry, size, branch);
+    unsigned k = (append && idx == n - 1) ? n - 1 : split_point(scratch, ps, n, idx, entry, size);
 
     /* The separator first: it is read from the entries before they move. */
     const uint8_t *first_right = split_entry(scratch, k, idx, entry, size, &sz);
-    if (branch) {
-        *seplen = branch_ksize(first_right);
-        memcpy(sep, branch_key(first_right), *seplen);
-    } else {
-        const uint8_t *last_left = split_entry(scratch, k - 1, idx, entry, size, &sz);
-        size_t ll = leaf_ksize(last_left), rl = leaf_ksize(first_right), c = 0;
-        const uint8_t *lk = leaf_key(last_left), *rk = leaf_key(first_right);
-        while (c < ll && c < rl && lk[c] == rk[c])
-            c++;
-        *seplen = c + 1; /* rk is longer than the common prefix, since lk < rk */
-        memcpy(sep, rk, *seplen);
-    }
+    const uint8_t *last_left = split_entry(scratch, k - 1, idx, entry, size, &sz);
+    size_t ll = leaf_ksize(last_left), rl = leaf_ksize(first_right), c = 0;
+    const uint8_t *lk = leaf_key(last_left), *rk = leaf_key(first_right);
+    while (c < ll && c < rl && lk[c] == rk[c])
+        c++;
+    *seplen = c + 1; /* rk is longer than the common prefix, since lk < rk */
+    memcpy(sep, rk, *seplen);
 
     pg_set_nkeys(p, 0);
     pg_set_upper(p, ps);
     pg_set_frag(p, 0);
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = split_entry(scratch, i, idx, entry, size, &sz);
-        if (i < k) {
-            node_append(p, e, sz);
-        } else if (branch && i == k) {
-            uint8_t be[BRANCH_ENTRY_HEADER];
-            node_append(q, be, node_make_branch_entry(be, branch_child(e), NULL, 0));
-        } else {
-            node_append(q, e, sz);
-        }
+        node_append(i < k ? p : q, e, sz);
     }
     reprefix(p);
     reprefix(q);
@@ -478,26 +505,275 @@ LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scr
     *new_idx = idx >= k ? idx - k : idx;
 }
 
-LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, size_t seplen)
+/* ---- Branch pages: entries as (child, whole key) ------------------------ */
+
+/* A whole branch key in two pieces, a then b: a page's prefix and the bytes an entry stores. */
+struct bkey {
+    const uint8_t *a, *b;
+    size_t alen, blen;
+};
+
+static size_t bkey_len(const struct bkey *k) { return k->alen + k->blen; }
+
+/* Copy bytes [from, to) of key k to dst. */
+static void bkey_copy(const struct bkey *k, size_t from, size_t to, uint8_t *dst)
 {
-    /* Right's first entry takes the parent's separator as its key. */
-    size_t extra = (pg_type(right) == PAGE_BRANCH && pg_nkeys(right)) ? seplen : 0;
-    return node_used(left, ps) + node_used(right, ps) + extra <= ps - PAGE_HEADER_SIZE;
+    if (from < k->alen) {
+        size_t n = MIN(to, k->alen) - from;
+        memcpy(dst, k->a + from, n);
+        dst += n;
+        from += n;
+    }
+    if (from < to)
+        memcpy(dst, k->b + (from - k->alen), to - from);
+}
+
+/* Length of the common prefix of two keys, at most MAX_PREFIX. */
+static unsigned bkey_common(const struct bkey *x, const struct bkey *y)
+{
+    size_t n = MIN(MIN(bkey_len(x), bkey_len(y)), (size_t)MAX_PREFIX), i = 0;
+    while (i < n && (i < x->alen ? x->a[i] : x->b[i - x->alen]) == (i < y->alen ? y->a[i] : y->b[i - y->alen]))
+        i++;
+    return (unsigned)i;
+}
+
+/* The child and whole key of entry i of branch p (sound: a writer's page). */
+static pgno_t page_bkey(const uint8_t *p, uint32_t ps, unsigned i, struct bkey *k)
+{
+    const uint8_t *e = pg_entry(p, i);
+    unsigned pfx = i ? pg_prefix(p) : 0; /* entry 0 has no key, not even the prefix */
+    *k = (struct bkey){ p + ps - pfx, branch_key(e), pfx, branch_ksize(e) };
+    return branch_child(e);
+}
+
+/*
+ * The branch entries a split, merge or prefix change lays out anew: the
+ * entries of page 'old', with 'extra' (an entry with a whole key) at
+ * position idx if there is one; then, for a merge, the entries of page
+ * 'right', whose entry 0 takes the key 'sep'.
+ */
+struct bseq {
+    const uint8_t *old, *extra, *right, *sep;
+    uint32_t ps;
+    unsigned nold, idx, nright;
+    size_t seplen;
+};
+
+static unsigned bseq_count(const struct bseq *s) { return s->nold + (s->extra != NULL) + s->nright; }
+
+static pgno_t bseq_get(const struct bseq *s, unsigned i, struct bkey *k)
+{
+    if (s->extra && i == s->idx) {
+        *k = (struct bkey){ NULL, branch_key(s->extra), 0, branch_ksize(s->extra) };
+        return branch_child(s->extra);
+    }
+    if (s->extra && i > s->idx)
+        i--;
+    if (i < s->nold)
+        return page_bkey(s->old, s->ps, i, k);
+    i -= s->nold;
+    pgno_t child = page_bkey(s->right, s->ps, i, k);
+    if (i == 0)
+        *k = (struct bkey){ NULL, s->sep, 0, s->seplen };
+    return child;
+}
+
+/*
+ * The prefix a page of entries [from, to) gets (entry 'from' becomes its
+ * keyless entry 0): what all its keys share. In key order the first and
+ * last would tell, but the entries come from a page a file gave us, whose
+ * order nothing checked; the prefix must not be longer than any key.
+ */
+static unsigned bseq_prefix(const struct bseq *s, unsigned from, unsigned to)
+{
+    struct bkey a, b;
+    if (to - from < 2)
+        return 0;
+    bseq_get(s, from + 1, &a);
+    unsigned pfx = bkey_common(&a, &a);
+    for (unsigned i = from + 2; i < to && pfx; i++) {
+        bseq_get(s, i, &b);
+        pfx = MIN(pfx, bkey_common(&a, &b));
+    }
+    return pfx;
+}
+
+/* The bytes entries [from, to) take as one page: slots, entries, prefix. */
+static unsigned bseq_bytes(const struct bseq *s, unsigned from, unsigned to)
+{
+    unsigned pfx = bseq_prefix(s, from, to), total = pfx;
+    struct bkey k;
+    for (unsigned i = from; i < to; i++) {
+        total += SLOT_SIZE + BRANCH_ENTRY_HEADER;
+        if (i > from) {
+            bseq_get(s, i, &k);
+            total += (unsigned)bkey_len(&k) - pfx;
+        }
+    }
+    return total;
+}
+
+/* Append (child, k) to branch p: entry 0 without a key, others less the prefix. */
+static void branch_put(uint8_t *p, pgno_t child, const struct bkey *k)
+{
+    unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
+    size_t kl = n ? bkey_len(k) - pfx : 0;
+    uint32_t upper = pg_upper(p) - (BRANCH_ENTRY_HEADER + (uint32_t)kl);
+    uint8_t *e = p + upper;
+    put64(e, child);
+    put16(e + 8, (uint16_t)kl);
+    bkey_copy(k, pfx, pfx + kl, e + BRANCH_ENTRY_HEADER);
+    pg_set_slot(p, n, upper);
+    pg_set_head(p, n, n ? key_head(e + BRANCH_ENTRY_HEADER, kl, 0) : 0);
+    pg_set_nkeys(p, n + 1);
+    pg_set_upper(p, upper);
+}
+
+/* Lay entries [from, to) out as the whole content of branch p (its header's other fields kept). */
+static void bseq_build(const struct bseq *s, unsigned from, unsigned to, uint8_t *p)
+{
+    unsigned pfx = bseq_prefix(s, from, to);
+    struct bkey k;
+    pg_set_nkeys(p, 0);
+    pg_set_frag(p, 0);
+    pg_set_prefix(p, pfx);
+    pg_set_upper(p, s->ps - pfx);
+    if (pfx) {
+        bseq_get(s, from + 1, &k);
+        bkey_copy(&k, 0, pfx, p + s->ps - pfx);
+    }
+    for (unsigned i = from; i < to; i++) {
+        pgno_t child = bseq_get(s, i, &k);
+        branch_put(p, child, &k);
+    }
+}
+
+static bool branch_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry)
+{
+    unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
+    struct bseq s = { .old = p, .extra = entry, .ps = ps, .nold = n, .idx = idx };
+    size_t klen = branch_ksize(entry);
+    assert(idx > 0 || (n == 0 && klen == 0)); /* entry 0 is the keyless one */
+    if (n >= 2 && klen >= pfx && memcmp(branch_key(entry), p + ps - pfx, pfx) == 0) {
+        /* The key shares the prefix: store the rest of it. */
+        size_t kl = klen - pfx;
+        unsigned size = BRANCH_ENTRY_HEADER + (unsigned)kl;
+        if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE) {
+            if (node_free(p) < size + SLOT_SIZE)
+                return false;
+            node_compact(p, ps, scratch);
+        }
+        uint32_t upper = pg_upper(p) - size;
+        uint8_t *slots = p + PAGE_HEADER_SIZE;
+        put64(p + upper, branch_child(entry));
+        put16(p + upper + 8, (uint16_t)kl);
+        memcpy(p + upper + BRANCH_ENTRY_HEADER, branch_key(entry) + pfx, kl);
+        memmove(slots + SLOT_SIZE * (idx + 1), slots + SLOT_SIZE * idx, SLOT_SIZE * (n - idx));
+        pg_set_slot(p, idx, upper);
+        pg_set_head(p, idx, key_head(p + upper + BRANCH_ENTRY_HEADER, kl, 0));
+        pg_set_nkeys(p, n + 1);
+        pg_set_upper(p, upper);
+        return true;
+    }
+    /* A new prefix (the page's first key, or one that does not share it):
+     * every stored key changes, so the page is laid out anew, if it fits. */
+    memcpy(scratch, p, ps);
+    s.old = scratch;
+    if (bseq_bytes(&s, 0, n + 1) > ps - PAGE_HEADER_SIZE)
+        return false;
+    bseq_build(&s, 0, n + 1, p);
+    return true;
+}
+
+/*
+ * Where to cut n branch entries: byte-balanced, then moved until both
+ * pages fit, each with its own prefix. A cut always exists: a key that
+ * shortens the prefix is the first or last, and cutting next to it leaves
+ * the other entries as they fitted before.
+ */
+static unsigned branch_split_point(const struct bseq *s, unsigned n)
+{
+    unsigned cap = s->ps - PAGE_HEADER_SIZE, strip = bseq_prefix(s, 0, n), total = 0, left, k = 1;
+    struct bkey key;
+    for (unsigned i = 1; i < n; i++) {
+        bseq_get(s, i, &key);
+        total += SLOT_SIZE + BRANCH_ENTRY_HEADER + (unsigned)bkey_len(&key) - strip;
+    }
+    for (left = 0; k < n - 1 && left < total / 2; k++) {
+        bseq_get(s, k, &key);
+        left += SLOT_SIZE + BRANCH_ENTRY_HEADER + (unsigned)bkey_len(&key) - strip;
+    }
+    for (unsigned tries = 0; tries <= n; tries++) {
+        if (bseq_bytes(s, 0, k) > cap && k > 1)
+            k--;
+        else if (bseq_bytes(s, k, n) > cap && k < n - 1)
+            k++;
+        else
+            return k;
+    }
+    assert(!"no branch split point");
+    return k;
+}
+
+static void branch_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
+                         bool append, uint8_t *sep, size_t *seplen, bool *new_at_right, unsigned *new_idx)
+{
+    unsigned n = pg_nkeys(p) + 1;
+    struct bseq s = { .old = scratch, .extra = entry, .ps = ps, .nold = n - 1, .idx = idx };
+    struct bkey key;
+    memcpy(scratch, p, ps);
+    unsigned k = (append && idx == n - 1) ? n - 1 : branch_split_point(&s, n);
+    /* q's first entry loses its key to the parent, as the separator. */
+    bseq_get(&s, k, &key);
+    *seplen = bkey_len(&key);
+    bkey_copy(&key, 0, *seplen, sep);
+    bseq_build(&s, 0, k, p);
+    bseq_build(&s, k, n, q);
+    *new_at_right = idx >= k;
+    *new_idx = idx >= k ? idx - k : idx;
+}
+
+LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scratch, unsigned idx,
+                               const uint8_t *entry, unsigned size, bool append, uint8_t *sep,
+                               size_t *seplen, bool *new_at_right, unsigned *new_idx)
+{
+    if (pg_type(p) == PAGE_BRANCH)
+        branch_split(p, q, ps, scratch, idx, entry, append, sep, seplen, new_at_right, new_idx);
+    else
+        leaf_split(p, q, ps, scratch, idx, entry, size, append, sep, seplen, new_at_right, new_idx);
+}
+
+static struct bseq merge_seq(const uint8_t *left, const uint8_t *right, uint32_t ps, const uint8_t *sep,
+                             size_t seplen)
+{
+    return (struct bseq){ .old = left, .right = right, .sep = sep, .ps = ps, .nold = pg_nkeys(left),
+                          .nright = pg_nkeys(right), .seplen = seplen };
+}
+
+LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, const uint8_t *sep,
+                                   size_t seplen)
+{
+    if (pg_type(right) == PAGE_LEAF)
+        return node_used(left, ps) + node_used(right, ps) <= ps - PAGE_HEADER_SIZE;
+    /* Right's first entry takes the parent's separator as its key, and the
+     * merged page's prefix may be shorter than either's. */
+    struct bseq s = merge_seq(left, right, ps, sep, seplen);
+    return bseq_bytes(&s, 0, bseq_count(&s)) <= ps - PAGE_HEADER_SIZE;
 }
 
 LARCH_INTERNAL void node_merge(uint8_t *left, const uint8_t *right, uint32_t ps, uint8_t *scratch,
                                const uint8_t *sep, size_t seplen)
 {
-    bool branch = pg_type(right) == PAGE_BRANCH;
+    if (pg_type(right) == PAGE_BRANCH) {
+        memcpy(scratch, left, ps);
+        struct bseq s = merge_seq(scratch, right, ps, sep, seplen);
+        bseq_build(&s, 0, bseq_count(&s), left);
+        return;
+    }
     node_compact(left, ps, scratch);
     for (unsigned i = 0; i < pg_nkeys(right); i++) {
         const uint8_t *e = pg_entry(right, i);
-        if (branch && i == 0) {
-            uint8_t be[BRANCH_ENTRY_HEADER + LARCH_MAX_KEY_SIZE];
-            node_append(left, be, node_make_branch_entry(be, branch_child(e), sep, seplen));
-        } else {
-            node_append(left, e, entry_size(right, e));
-        }
+        node_append(left, e, leaf_entry_size(e));
     }
     reprefix(left);
 }

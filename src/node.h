@@ -18,7 +18,7 @@ LARCH_INTERNAL void node_init(uint8_t *p, unsigned type, pgno_t pgno, uint32_t p
  */
 static inline int node_check(const uint8_t *p, unsigned type, uint32_t ps)
 {
-    if (UNLIKELY(pg_type(p) != type || pg_upper(p) > ps || pg_lower(p) > pg_upper(p) ||
+    if (UNLIKELY(pg_type(p) != type || pg_upper(p) > pg_heap_end(p, ps) || pg_lower(p) > pg_upper(p) ||
                  (pg_nkeys(p) == 0 && type == PAGE_BRANCH)))
         return CORRUPT();
     return 0;
@@ -33,8 +33,9 @@ static inline int node_check(const uint8_t *p, unsigned type, uint32_t ps)
 LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps);
 
 /*
- * The key of entry i, with bounds checks against a damaged page.
- * Returns 0 or LARCH_CORRUPT.
+ * The key bytes entry i stores, with bounds checks against a damaged page:
+ * a leaf's whole key, a branch key less the page prefix (node_key_full
+ * gives the whole key). Returns 0 or LARCH_CORRUPT.
  */
 static inline int node_key(const uint8_t *p, unsigned i, uint32_t ps, const uint8_t **key, size_t *klen)
 {
@@ -64,6 +65,14 @@ static inline int node_key(const uint8_t *p, unsigned i, uint32_t ps, const uint
 }
 
 /*
+ * The whole key of entry i: in a leaf a pointer into the page, in a branch
+ * the page prefix and the stored bytes joined in buf (LARCH_MAX_KEY_SIZE
+ * bytes). Bounds-checked like node_key. Returns 0 or LARCH_CORRUPT.
+ */
+LARCH_INTERNAL int node_key_full(const uint8_t *p, unsigned i, uint32_t ps, uint8_t *buf, const uint8_t **key,
+                                 size_t *klen);
+
+/*
  * In a leaf: the index of the first entry whose key is >= key (nkeys when
  * there is none), and whether it is equal. In a branch: the index of the
  * child whose subtree holds key. Return 0 or LARCH_CORRUPT.
@@ -85,8 +94,12 @@ static inline unsigned node_free(const uint8_t *p) { return pg_upper(p) - pg_low
  */
 LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen, const void *val, size_t vlen);
 /*
- * Insert an entry of size bytes at index idx. Returns false (and changes
- * nothing) when the page has no room even after compaction.
+ * Insert an entry of size bytes at index idx: a leaf entry as it is stored,
+ * a branch entry (node_make_branch_entry) with its whole key, which the
+ * page stores less its prefix. A branch key that does not share the prefix
+ * shortens it, which lengthens every stored key. Returns false (and
+ * changes nothing) when the page has no room even after compaction.
+ * scratch is one page of memory.
  */
 LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned idx, const uint8_t *entry,
                                 unsigned size);
@@ -103,7 +116,7 @@ LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch);
  */
 LARCH_INTERNAL void node_branch_clear_key(uint8_t *p, unsigned idx);
 
-/* Build a branch entry into buf (at least BRANCH_ENTRY_HEADER + klen bytes); returns its size. */
+/* Build a branch entry with a whole key into buf (at least BRANCH_ENTRY_HEADER + klen bytes); returns its size. */
 LARCH_INTERNAL unsigned node_make_branch_entry(uint8_t *buf, pgno_t child, const uint8_t *key, size_t klen);
 
 /*
@@ -128,7 +141,8 @@ LARCH_INTERNAL void node_split(uint8_t *p, uint8_t *q, uint32_t ps, uint8_t *scr
  * Whether the entries of right fit into left, with sepkey (the parent's key
  * for right) given to right's entry 0 when they are branches.
  */
-LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, size_t seplen);
+LARCH_INTERNAL bool node_can_merge(const uint8_t *left, const uint8_t *right, uint32_t ps, const uint8_t *sep,
+                                   size_t seplen);
 
 /* Append all entries of right to left (see node_can_merge). */
 LARCH_INTERNAL void node_merge(uint8_t *left, const uint8_t *right, uint32_t ps, uint8_t *scratch,

@@ -45,6 +45,10 @@ struct wstate {
     const uint8_t *lz4_dict;
     size_t lz4_dict_size;
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
+    /* The separator of two pages being merged, whole. Not one of sep[]:
+     * a merge can run inside a split's page_alloc (a free-space record
+     * taken out of the free tree), while sep[] holds the split's entry. */
+    uint8_t merge_sep[LARCH_MAX_KEY_SIZE];
     txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
     bool no_reclaim;          /* inside a free-tree change: do not reclaim */
     bool free_tree_drained;   /* no reclaimable free record left */

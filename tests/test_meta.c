@@ -352,53 +352,58 @@ TEST(meta, one_sync_commit_whose_file_growth_was_lost_opens_the_commit_before)
     free(img2);
 }
 
-/* A file of format version 3 (no written lists) opens, and its next commit writes version 4. */
-TEST(meta, version_3_files_open_and_move_to_version_4)
+/*
+ * Format version 5 stores branch keys less the page prefix, which version 4
+ * pages do not: a file whose meta pages say 4 or 3 is refused (with
+ * LARCH_VERSION, and unchanged), as is one where just the newest meta page
+ * carries a later version (not: the other, older commit opened).
+ */
+TEST(meta, other_format_versions_are_refused)
 {
     const char *p = test_path("a.db");
     larch_db *db;
     char buf[64];
     CHECK_OK(larch_open(p, NULL, &db));
     put_commit(db, "k", "old");
-    larch_close(db);
-    size_t len;
-    uint8_t *img = file_image(p, &len);
-    for (unsigned slot = 0; slot < NUM_METAS; slot++) { /* as version 3 wrote them: zeros from 216 */
-        uint8_t *m = img + slot * 4096;
-        CHECK(get32(m + META_VERSION_OFF) == 4);
-        memset(m + META_NWRITTEN_OFF, 0, 4096 - META_NWRITTEN_OFF);
-        put32(m + META_VERSION_OFF, 3);
-        put32(m, page_checksum(m, 4096));
-    }
-    file_write(p, img, len);
-    free(img);
-    CHECK_OK(larch_open(p, NULL, &db));
-    CHECK_OK(get_str(db, "k", buf));
-    CHECK(strcmp(buf, "old") == 0);
     put_commit(db, "k", "new");
     larch_close(db);
-    img = file_image(p, &len);
+    size_t len;
+    uint8_t *img = file_image(p, &len), *edited = malloc(len);
+    for (unsigned slot = 0; slot < NUM_METAS; slot++)
+        CHECK(get32(img + slot * 4096 + META_VERSION_OFF) == LARCH_FORMAT_VERSION);
+    const uint32_t older[] = { 4, 3 };
+    for (unsigned v = 0; v < 2; v++) {
+        memcpy(edited, img, len);
+        for (unsigned slot = 0; slot < NUM_METAS; slot++) {
+            uint8_t *m = edited + slot * 4096;
+            put32(m + META_VERSION_OFF, older[v]);
+            put32(m, page_checksum(m, 4096));
+        }
+        file_write(p, edited, len);
+        CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
+        larch_options ro = { .flags = LARCH_RDONLY };
+        CHECK_RC(larch_open(p, &ro, &db), LARCH_VERSION);
+        size_t after;
+        uint8_t *again = file_image(p, &after);
+        CHECK(after == len && memcmp(again, edited, len) == 0);
+        free(again);
+    }
+    memcpy(edited, img, len);
     const uint8_t *mp;
-    struct meta m = image_newest_meta(img, len, &mp);
-    CHECK(get32(mp + META_VERSION_OFF) == 4 && m.nwritten == 0);
-    free(img);
-    open_image(p, LARCH_RDONLY, "new", 0);
-    /* A newer version in one meta page refuses the file (not: opens the
-     * other, older commit); version 2 is refused. */
-    img = file_image(p, &len);
-    image_newest_meta(img, len, &mp);
-    uint8_t *nm = img + (mp - img);
+    image_newest_meta(edited, len, &mp);
+    uint8_t *nm = edited + (mp - edited);
     put32(nm + META_VERSION_OFF, LARCH_FORMAT_VERSION + 1);
     put32(nm, page_checksum(nm, 4096));
-    file_write(p, img, len);
+    file_write(p, edited, len);
     CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
-    for (unsigned slot = 0; slot < NUM_METAS; slot++) {
-        put32(img + slot * 4096 + META_VERSION_OFF, 2);
-        put32(img + slot * 4096, page_checksum(img + slot * 4096, 4096));
-    }
     file_write(p, img, len);
+    open_image(p, LARCH_RDONLY, "new", 0);
+    CHECK_OK(larch_open(p, NULL, &db));
+    CHECK_OK(get_str(db, "k", buf));
+    CHECK(strcmp(buf, "new") == 0);
+    larch_close(db);
+    free(edited);
     free(img);
-    CHECK_RC(larch_open(p, NULL, &db), LARCH_VERSION);
 }
 
 /* The textbook bit-at-a-time CRC32C, to hold the fast ones to. */

@@ -21,16 +21,43 @@ struct run {
     larch_options opts;
     size_t maxk;
     uint32_t ps;
+    bool long_stems; /* keys as key_for makes them with long_stems */
     uint64_t vcounter;
     int ops;
 };
 
 static const uint8_t alphabet[4] = { 0x00, 0x61, 0x62, 0xff };
 
+/*
+ * Keys that share long prefixes, as paths and composite keys do: one of
+ * four stems (60 bytes in common, then 40 to 190 of their own) and a short
+ * tail, or now and then a run of the common bytes alone, shorter than the
+ * stems. Branch pages then keep long prefixes, which keys at either end of
+ * a page shorten (the page laid out anew, or split when it no longer fits),
+ * and merges join pages whose prefixes differ.
+ */
+static size_t stem_key_for(rng_t *r, size_t maxk, uint8_t *buf)
+{
+    size_t len;
+    if (rng_below(r, 100) < 3) {
+        len = 1 + rng_below(r, 80);
+        memset(buf, 'p', MIN(len, maxk));
+        return MIN(len, maxk);
+    }
+    unsigned stem = (unsigned)rng_below(r, 4);
+    size_t own = 40 + 50 * stem, tail = 1 + rng_below(r, 6);
+    len = MIN(60 + own + tail, maxk);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = i < 60 ? 'p' : i < 60 + own ? (uint8_t)('a' + stem) : alphabet[rng_below(r, 4)];
+    return len;
+}
+
 /* Key number id, deterministically: short ones mostly, some at the maximum. */
-static size_t key_for(uint64_t id, size_t maxk, uint8_t *buf)
+static size_t key_for(uint64_t id, size_t maxk, uint8_t *buf, bool long_stems)
 {
     rng_t r = { id * 7919 + 17 };
+    if (long_stems)
+        return stem_key_for(&r, maxk, buf);
     uint64_t c = rng_below(&r, 100);
     size_t len = c < 60 ? 1 + rng_below(&r, 8)
                : c < 90 ? 1 + rng_below(&r, 40)
@@ -60,7 +87,7 @@ static size_t value_len(rng_t *r, uint32_t ps)
 static void do_put(struct run *t, larch_txn *txn, struct model *m)
 {
     uint8_t kb[LARCH_MAX_KEY_SIZE];
-    size_t kl = key_for(rng_below(&t->r, 3000), t->maxk, kb);
+    size_t kl = key_for(rng_below(&t->r, 3000), t->maxk, kb, t->long_stems);
     size_t vl = value_len(&t->r, t->ps);
     uint64_t vs = ++t->vcounter * 1000003;
     uint8_t *vb = malloc(vl + 1);
@@ -168,7 +195,7 @@ static void do_del(struct run *t, larch_txn *txn, struct model *m)
         kl = e->kl;
         memcpy(kb, e->k, kl);
     } else {
-        kl = key_for(rng_below(&t->r, 3000), t->maxk, kb);
+        kl = key_for(rng_below(&t->r, 3000), t->maxk, kb, t->long_stems);
     }
     larch_val k = val_of(kb, kl);
     bool had = model_del(m, kb, kl);
@@ -181,7 +208,7 @@ static void do_cursor_walk(struct run *t, larch_txn *txn, struct model *m)
     uint8_t kb[LARCH_MAX_KEY_SIZE];
     larch_cursor *c;
     larch_val k, v;
-    size_t kl = key_for(rng_below(&t->r, 3000), t->maxk, kb);
+    size_t kl = key_for(rng_below(&t->r, 3000), t->maxk, kb, t->long_stems);
     bool found;
     size_t i = model_lower(m, kb, kl, &found);
     bool forward = rng_below(&t->r, 2);
@@ -243,9 +270,9 @@ static void reopen(struct run *t)
     CHECK_OK(larch_open(t->path, &t->opts, &t->db));
 }
 
-static void run_model(uint64_t seed, uint32_t page_size, int ntxn)
+static void run_model(uint64_t seed, uint32_t page_size, int ntxn, bool long_stems)
 {
-    struct run t = { .r = { seed } };
+    struct run t = { .r = { seed }, .long_stems = long_stems };
     struct model m = { 0 }, work = { 0 }, snap = { 0 };
     larch_txn *reader = NULL;
     t.path = test_path("model.db");
@@ -319,25 +346,32 @@ TEST(model, pages_4k)
 {
     int rounds = test_long() ? 20 : 3;
     for (int i = 0; i < rounds; i++)
-        run_model(test_seed("model 4k", 1000 + (uint64_t)i), 4096, 300);
+        run_model(test_seed("model 4k", 1000 + (uint64_t)i), 4096, 300, false);
 }
 
 TEST(model, pages_1k)
 {
     int rounds = test_long() ? 20 : 3;
     for (int i = 0; i < rounds; i++)
-        run_model(test_seed("model 1k", 2000 + (uint64_t)i), 1024, 300);
+        run_model(test_seed("model 1k", 2000 + (uint64_t)i), 1024, 300, false);
 }
 
 TEST(model, pages_64k)
 {
-    run_model(test_seed("model 64k", 3000), 65536, 200);
+    run_model(test_seed("model 64k", 3000), 65536, 200, false);
+}
+
+TEST(model, keys_with_long_shared_prefixes)
+{
+    int rounds = test_long() ? 10 : 2;
+    for (int i = 0; i < rounds; i++)
+        run_model(test_seed("model stems", 4000 + (uint64_t)i), i % 2 ? 2048 : 1024, 300, true);
 }
 
 TEST(model, random_seed)
 {
     /* A new seed every run widens what CI explores over time; it is printed. */
-    run_model(test_seed("model random", (uint64_t)time(NULL)), 2048, 300);
+    run_model(test_seed("model random", (uint64_t)time(NULL)), 2048, 300, false);
 }
 
 /* ---- Several buckets at once --------------------------------------------- */
@@ -458,7 +492,7 @@ static void run_buckets(uint64_t seed, uint32_t page_size, int ntxn)
             }
             /* data ops in this bucket */
             uint8_t kb[LARCH_MAX_KEY_SIZE];
-            size_t kl = key_for(rng_below(&t.r, 2000), t.maxk, kb);
+            size_t kl = key_for(rng_below(&t.r, 2000), t.maxk, kb, false);
             larch_val k = val_of(kb, kl), v;
             bool found;
             model_lower(&bm->m, kb, kl, &found);

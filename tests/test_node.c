@@ -33,10 +33,11 @@ static void leaf_insert(uint8_t *p, uint8_t *scratch, const char *key, size_t vl
 static void check_sorted(const uint8_t *p)
 {
     for (unsigned i = 1; i < pg_nkeys(p); i++) {
+        static uint8_t abuf[LARCH_MAX_KEY_SIZE], bbuf[LARCH_MAX_KEY_SIZE];
         const uint8_t *a = NULL, *b = NULL;
         size_t al = 0, bl = 0;
-        CHECK_OK(node_key(p, i - 1, PS, &a, &al));
-        CHECK_OK(node_key(p, i, PS, &b, &bl));
+        CHECK_OK(node_key_full(p, i - 1, PS, abuf, &a, &al));
+        CHECK_OK(node_key_full(p, i, PS, bbuf, &b, &bl));
         CHECK(key_compare(a, al, b, bl) < 0 || (pg_type(p) == PAGE_BRANCH && i == 1 && al == 0));
     }
 }
@@ -194,20 +195,21 @@ TEST(node, branch_split_and_merge)
     check_sorted(p);
     check_sorted(q);
     /* Make room, then merge back: the separator becomes the key of q's first entry again. */
-    CHECK(!node_can_merge(p, q, PS, seplen)); /* together they overflowed a page */
+    CHECK(!node_can_merge(p, q, PS, sep, seplen)); /* together they overflowed a page */
     node_remove(q, 1);
     node_remove(q, 1);
-    CHECK(node_can_merge(p, q, PS, seplen));
+    CHECK(node_can_merge(p, q, PS, sep, seplen));
     unsigned total = pg_nkeys(p) + pg_nkeys(q);
     node_merge(p, q, PS, scratch, sep, seplen);
     CHECK(pg_nkeys(p) == total);
     check_sorted(p);
     const uint8_t *k = NULL;
     size_t kl = 0;
-    CHECK_OK(node_key(p, total - pg_nkeys(q), PS, &k, &kl));
+    uint8_t kbuf[LARCH_MAX_KEY_SIZE];
+    CHECK_OK(node_key_full(p, total - pg_nkeys(q), PS, kbuf, &k, &kl));
     CHECK(kl == seplen && memcmp(k, sep, kl) == 0);
     /* A page full enough does not merge. */
-    CHECK(!node_can_merge(p, p, PS, 4));
+    CHECK(!node_can_merge(p, p, PS, sep, 4));
     node_branch_clear_key(p, 0);
     CHECK(branch_ksize(pg_entry(p, 0)) == 0);
 }
@@ -217,9 +219,10 @@ static unsigned first_not_below(const uint8_t *p, unsigned from, const char *pro
 {
     unsigned i = from;
     for (; i < pg_nkeys(p); i++) {
+        static uint8_t kbuf[LARCH_MAX_KEY_SIZE];
         const uint8_t *k = NULL;
         size_t kl = 0;
-        CHECK_OK(node_key(p, i, PS, &k, &kl));
+        CHECK_OK(node_key_full(p, i, PS, kbuf, &k, &kl));
         int c = key_compare(k, kl, (const uint8_t *)probe, strlen(probe));
         if (strictly_greater ? c > 0 : c >= 0)
             break;
@@ -259,5 +262,104 @@ TEST(node, search_with_prefix_and_heads)
         CHECK(exact == (want < pg_nkeys(leaf) && first_not_below(leaf, 0, q, true) != want));
         CHECK_OK(node_search_branch(branch, PS, (const uint8_t *)q, strlen(q), &idx));
         CHECK(idx == first_not_below(branch, 1, q, true) - 1);
+    }
+}
+
+/* The whole keys of a branch page, in order, as one string of "key|". */
+static void branch_keys(const uint8_t *p, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (unsigned i = 1; i < pg_nkeys(p); i++) {
+        uint8_t buf[LARCH_MAX_KEY_SIZE];
+        const uint8_t *k = NULL;
+        size_t kl = 0;
+        CHECK_OK(node_key_full(p, i, PS, buf, &k, &kl));
+        CHECK(len + kl + 2 < cap);
+        memcpy(out + len, k, kl);
+        len += kl;
+        out[len++] = '|';
+        out[len] = 0;
+    }
+}
+
+/*
+ * A branch page stores each key less the page prefix, which it keeps once
+ * at its end. A key that does not share the prefix, at either end of the
+ * page, makes every stored key longer: the page is laid out anew when that
+ * fits, and when it does not the insert fails, the page unchanged, and the
+ * split that follows puts two valid pages together holding every key.
+ */
+TEST(node, branch_keys_are_stored_less_the_prefix)
+{
+    static const char stem[] = "customers/europe/portugal/lisbon/accounts/0000";
+    uint8_t p[PS], q[PS], scratch[PS], before[PS], e[BRANCH_ENTRY_HEADER + LARCH_MAX_KEY_SIZE];
+    uint8_t sep[LARCH_MAX_KEY_SIZE];
+    char key[256], all[8192], left[8192], right[8192];
+    node_init(p, PAGE_BRANCH, 3, PS);
+    CHECK(node_insert(p, PS, scratch, 0, e, node_make_branch_entry(e, 100, NULL, 0)));
+    unsigned n = 1;
+    for (;; n++) {
+        snprintf(key, sizeof key, "%s%04u", stem, n * 2);
+        if (!node_insert(p, PS, scratch, n, e, node_make_branch_entry(e, 100 + n, (const uint8_t *)key, strlen(key))))
+            break;
+        CHECK_OK(node_validate(p, PS));
+    }
+    /* Whole keys would be 10 + 50 + 6 bytes an entry: 15 to a page. */
+    CHECK(pg_prefix(p) >= sizeof stem - 1 && n - 1 > 40);
+    CHECK(memcmp(p + PS - pg_prefix(p), stem, sizeof stem - 1) == 0);
+    CHECK(branch_ksize(pg_entry(p, 1)) == sizeof stem - 1 + 4 - pg_prefix(p));
+    check_sorted(p);
+
+    /* Fits after a shorter prefix: a few entries, one key outside it. */
+    node_init(q, PAGE_BRANCH, 4, PS);
+    CHECK(node_insert(q, PS, scratch, 0, e, node_make_branch_entry(e, 100, NULL, 0)));
+    for (unsigned i = 1; i <= 3; i++) {
+        snprintf(key, sizeof key, "%s%04u", stem, i);
+        CHECK(node_insert(q, PS, scratch, i, e, node_make_branch_entry(e, 100 + i, (const uint8_t *)key, strlen(key))));
+    }
+    CHECK(node_insert(q, PS, scratch, 4, e, node_make_branch_entry(e, 200, (const uint8_t *)"customers/x", 11)));
+    CHECK_OK(node_validate(q, PS));
+    CHECK(pg_prefix(q) == 10); /* "customers/" */
+    branch_keys(q, all, sizeof all);
+    snprintf(key, sizeof key, "%s0001|%s0002|%s0003|customers/x|", stem, stem, stem);
+    CHECK(strcmp(all, key) == 0);
+    CHECK(branch_child(pg_entry(q, 4)) == 200 && branch_child(pg_entry(q, 0)) == 100);
+
+    /* Does not fit: a key below the prefix as the first, then one above it
+     * as the last (longer than the prefix, so only its bytes tell). */
+    const char *outside[] = { "customers/europe/austria/vienna/accounts/00000000000000",
+                              "customers/europe/portugal/porto/accounts/000000000000000" };
+    for (int t = 0; t < 2; t++) {
+        uint8_t work[PS];
+        memcpy(work, p, PS);
+        unsigned idx = t == 0 ? 1 : pg_nkeys(work);
+        unsigned size = node_make_branch_entry(e, 999, (const uint8_t *)outside[t], strlen(outside[t]));
+        memcpy(before, work, PS);
+        CHECK(!node_insert(work, PS, scratch, idx, e, size));
+        CHECK(memcmp(before, work, PS) == 0);
+        branch_keys(work, all, sizeof all);
+        node_init(q, PAGE_BRANCH, 5, PS);
+        size_t seplen = 0;
+        bool at_right;
+        unsigned new_idx;
+        node_split(work, q, PS, scratch, idx, e, size, false, sep, &seplen, &at_right, &new_idx);
+        CHECK_OK(node_validate(work, PS));
+        CHECK_OK(node_validate(q, PS));
+        check_sorted(work);
+        check_sorted(q);
+        /* Left's keys, the separator, right's keys: the old keys with the new one. */
+        branch_keys(work, left, sizeof left);
+        branch_keys(q, right, sizeof right);
+        char joined[16400];
+        snprintf(joined, sizeof joined, "%s%.*s|%s", left, (int)seplen, (const char *)sep, right);
+        char want[16400];
+        if (t == 0)
+            snprintf(want, sizeof want, "%s|%s", outside[t], all);
+        else
+            snprintf(want, sizeof want, "%s%s|", all, outside[t]);
+        CHECK(strcmp(joined, want) == 0);
+        const uint8_t *page = at_right ? q : work;
+        CHECK(branch_child(pg_entry(page, new_idx)) == 999);
     }
 }

@@ -473,15 +473,17 @@ int cmd_page(struct opts *o)
     } else if (type == PAGE_BRANCH || type == PAGE_LEAF) {
         unsigned nk = pg_nkeys(p);
         printf("  entries: %u\n  heap starts at: %u, dead bytes: %u\n", nk, pg_upper(p), pg_frag(p));
+        printf("  key prefix: %u bytes%s\n", pg_prefix(p), type == PAGE_BRANCH ? ", kept once at the end of the page" : "");
         if (node_check(p, type, f.ps) != 0) {
             printf("  the header's bounds are wrong: entries not shown\n");
             goto out;
         }
+        static uint8_t keybuf[LARCH_MAX_KEY_SIZE];
         for (unsigned i = 0; i < nk; i++) {
             const uint8_t *k = NULL;
             size_t kl = 0;
             printf("  %4u: ", i);
-            if (node_key(p, i, f.ps, &k, &kl) != 0) {
+            if (node_key_full(p, i, f.ps, keybuf, &k, &kl) != 0) {
                 printf("(entry outside the page)\n");
                 continue;
             }
