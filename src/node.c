@@ -528,10 +528,12 @@ static void bkey_copy(const struct bkey *k, size_t from, size_t to, uint8_t *dst
         memcpy(dst, k->b + (from - k->alen), to - from);
 }
 
-/* Length of the common prefix of two keys, at most MAX_PREFIX. */
-static unsigned bkey_common(const struct bkey *x, const struct bkey *y)
+/* Length of the common prefix of two keys, at most limit. */
+static unsigned bkey_common(const struct bkey *x, const struct bkey *y, unsigned limit)
 {
-    size_t n = MIN(MIN(bkey_len(x), bkey_len(y)), (size_t)MAX_PREFIX), i = 0;
+    size_t n = MIN(MIN(bkey_len(x), bkey_len(y)), (size_t)limit), i = 0;
+    if (x->a == y->a && x->alen == y->alen) /* the same page's prefix */
+        i = MIN(x->alen, n);
     while (i < n && (i < x->alen ? x->a[i] : x->b[i - x->alen]) == (i < y->alen ? y->a[i] : y->b[i - y->alen]))
         i++;
     return (unsigned)i;
@@ -590,10 +592,10 @@ static unsigned bseq_prefix(const struct bseq *s, unsigned from, unsigned to)
     if (to - from < 2)
         return 0;
     bseq_get(s, from + 1, &a);
-    unsigned pfx = bkey_common(&a, &a);
+    unsigned pfx = bkey_common(&a, &a, MAX_PREFIX);
     for (unsigned i = from + 2; i < to && pfx; i++) {
         bseq_get(s, i, &b);
-        pfx = MIN(pfx, bkey_common(&a, &b));
+        pfx = bkey_common(&a, &b, pfx);
     }
     return pfx;
 }
