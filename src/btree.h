@@ -12,6 +12,7 @@
 /* A position: the page and entry index at each level, root first. */
 struct path {
     int depth;
+    unsigned streak; /* leaves entered by stepping since the descent (scan prefetch) */
     const uint8_t *page[MAX_DEPTH];
     unsigned idx[MAX_DEPTH];
 };
