@@ -233,10 +233,7 @@ static void walk(struct checker *c, const struct tree *t, enum tree_kind kind, p
     const uint8_t *prev = NULL;
     size_t prevlen = 0;
     unsigned pfx = pg_prefix(p);
-    if (level >= MAX_DEPTH) {
-        problem(c, "page %llu lies deeper than any tree", (unsigned long long)pgno);
-        return;
-    }
+    assert(level < MAX_DEPTH); /* level < depth, which tree_valid bounds */
     uint8_t(*kb)[LARCH_MAX_KEY_SIZE] = c->keys[level];
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *k = NULL;

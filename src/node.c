@@ -302,16 +302,41 @@ LARCH_INTERNAL int node_validate(const uint8_t *p, uint32_t ps)
     return rc;
 }
 
+/*
+ * Open slot idx (head 0) for an entry of size bytes taken from the free
+ * middle, which must hold it and its slot; returns where the entry's bytes
+ * go. The caller writes them, and the head.
+ */
+static inline uint8_t *open_slot(uint8_t *p, unsigned idx, unsigned size)
+{
+    unsigned n = pg_nkeys(p);
+    assert(idx <= n && pg_upper(p) - pg_lower(p) >= size + SLOT_SIZE);
+    uint32_t upper = pg_upper(p) - size;
+    uint8_t *slots = p + PAGE_HEADER_SIZE;
+    if (idx < n)
+        memmove(slots + SLOT_SIZE * (idx + 1), slots + SLOT_SIZE * idx, SLOT_SIZE * (n - idx));
+    pg_set_slot(p, idx, upper);
+    pg_set_head(p, idx, 0);
+    pg_set_nkeys(p, n + 1);
+    pg_set_upper(p, upper);
+    return p + upper;
+}
+
+/* Whether an entry of size bytes and its slot fit, compacting the heap when only its dead space makes the room. */
+static bool make_room(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned size)
+{
+    if (pg_upper(p) - pg_lower(p) >= size + SLOT_SIZE)
+        return true;
+    if (node_free(p) < size + SLOT_SIZE)
+        return false;
+    node_compact(p, ps, scratch);
+    return true;
+}
+
 /* Append an entry after the last one; the caller made sure it fits contiguously. */
 static void node_append(uint8_t *p, const uint8_t *entry, unsigned size)
 {
-    unsigned n = pg_nkeys(p);
-    uint32_t upper = pg_upper(p) - size;
-    memcpy(p + upper, entry, size);
-    pg_set_slot(p, n, upper);
-    pg_set_head(p, n, 0); /* the caller sets the heads */
-    pg_set_nkeys(p, n + 1);
-    pg_set_upper(p, upper);
+    memcpy(open_slot(p, pg_nkeys(p), size), entry, size);
 }
 
 LARCH_INTERNAL void node_compact(uint8_t *p, uint32_t ps, uint8_t *scratch)
@@ -338,16 +363,12 @@ LARCH_INTERNAL bool node_append_leaf(uint8_t *p, const uint8_t *key, size_t klen
     const uint8_t *last = pg_entry(p, n - 1);
     if (pfx && (klen < pfx || memcmp(key, leaf_key(last), pfx) != 0)) /* rare (keys counting past a digit, say), O(n) */
         set_prefix(p, pfx = MIN(pfx, common_prefix(key, klen, leaf_key(last), leaf_ksize(last))));
-    uint32_t upper = pg_upper(p) - (uint32_t)size;
-    uint8_t *e = p + upper;
+    uint8_t *e = open_slot(p, n, (unsigned)size);
     leaf_put_header(e, 0, klen, (uint32_t)vlen);
     memcpy(e + hdr, key, klen);
     if (vlen)
         memcpy(e + hdr + klen, val, vlen);
-    pg_set_slot(p, n, upper);
     pg_set_head(p, n, key_head(key, klen, pfx));
-    pg_set_nkeys(p, n + 1);
-    pg_set_upper(p, upper);
     return true;
 }
 
@@ -360,18 +381,9 @@ LARCH_INTERNAL bool node_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsig
     assert(idx <= n);
     if (pg_type(p) == PAGE_BRANCH)
         return branch_insert(p, ps, scratch, idx, entry);
-    if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE) {
-        if (node_free(p) < size + SLOT_SIZE)
-            return false;
-        node_compact(p, ps, scratch);
-    }
-    uint32_t upper = pg_upper(p) - size;
-    memcpy(p + upper, entry, size);
-    uint8_t *slots = p + PAGE_HEADER_SIZE;
-    memmove(slots + SLOT_SIZE * (idx + 1), slots + SLOT_SIZE * idx, SLOT_SIZE * (n - idx));
-    pg_set_slot(p, idx, upper);
-    pg_set_nkeys(p, n + 1);
-    pg_set_upper(p, upper);
+    if (!make_room(p, ps, scratch, size))
+        return false;
+    memcpy(open_slot(p, idx, size), entry, size);
     prefix_after_insert(p, idx);
     return true;
 }
@@ -620,15 +632,12 @@ static void branch_put(uint8_t *p, pgno_t child, const struct bkey *k)
 {
     unsigned n = pg_nkeys(p), pfx = pg_prefix(p);
     size_t kl = n ? bkey_len(k) - pfx : 0;
-    uint32_t upper = pg_upper(p) - (BRANCH_ENTRY_HEADER + (uint32_t)kl);
-    uint8_t *e = p + upper;
+    uint8_t *e = open_slot(p, n, BRANCH_ENTRY_HEADER + (unsigned)kl);
     put64(e, child);
     put16(e + 8, (uint16_t)kl);
     bkey_copy(k, pfx, pfx + kl, e + BRANCH_ENTRY_HEADER);
-    pg_set_slot(p, n, upper);
-    pg_set_head(p, n, n ? key_head(e + BRANCH_ENTRY_HEADER, kl, 0) : 0);
-    pg_set_nkeys(p, n + 1);
-    pg_set_upper(p, upper);
+    if (n)
+        pg_set_head(p, n, key_head(e + BRANCH_ENTRY_HEADER, kl, 0));
 }
 
 /* Lay entries [from, to) out as the whole content of branch p (its header's other fields kept). */
@@ -659,22 +668,13 @@ static bool branch_insert(uint8_t *p, uint32_t ps, uint8_t *scratch, unsigned id
     if (n >= 2 && klen >= pfx && memcmp(branch_key(entry), p + ps - pfx, pfx) == 0) {
         /* The key shares the prefix: store the rest of it. */
         size_t kl = klen - pfx;
-        unsigned size = BRANCH_ENTRY_HEADER + (unsigned)kl;
-        if (pg_upper(p) - pg_lower(p) < size + SLOT_SIZE) {
-            if (node_free(p) < size + SLOT_SIZE)
-                return false;
-            node_compact(p, ps, scratch);
-        }
-        uint32_t upper = pg_upper(p) - size;
-        uint8_t *slots = p + PAGE_HEADER_SIZE;
-        put64(p + upper, branch_child(entry));
-        put16(p + upper + 8, (uint16_t)kl);
-        memcpy(p + upper + BRANCH_ENTRY_HEADER, branch_key(entry) + pfx, kl);
-        memmove(slots + SLOT_SIZE * (idx + 1), slots + SLOT_SIZE * idx, SLOT_SIZE * (n - idx));
-        pg_set_slot(p, idx, upper);
-        pg_set_head(p, idx, key_head(p + upper + BRANCH_ENTRY_HEADER, kl, 0));
-        pg_set_nkeys(p, n + 1);
-        pg_set_upper(p, upper);
+        if (!make_room(p, ps, scratch, BRANCH_ENTRY_HEADER + (unsigned)kl))
+            return false;
+        uint8_t *e = open_slot(p, idx, BRANCH_ENTRY_HEADER + (unsigned)kl);
+        put64(e, branch_child(entry));
+        put16(e + 8, (uint16_t)kl);
+        memcpy(e + BRANCH_ENTRY_HEADER, branch_key(entry) + pfx, kl);
+        pg_set_head(p, idx, key_head(e + BRANCH_ENTRY_HEADER, kl, 0));
         return true;
     }
     /* A new prefix (the page's first key, or one that does not share it):
