@@ -9,7 +9,7 @@ set -eu
 out=$1
 here=$(dirname "$0")
 headers="internal.h format.h os.h node.h meta.h db.h txn.h pager.h compress.h freelist.h btree.h bucket.h cursor.h check.h"
-sources="crc32c.c os.c node.c meta.c pager.c compress.c freelist.c btree.c bucket.c cursor.c check.c copy.c txn.c db.c error.c"
+sources="crc32c.c os.c node.c meta.c pager.c lz4enc.c compress.c freelist.c btree.c bucket.c cursor.c check.c copy.c txn.c db.c error.c"
 {
     echo "/*"
     echo " * larch.c - the larch embedded key-value database in one file."

@@ -182,7 +182,7 @@ static void leaf_entry(struct checker *c, const struct tree *t, const uint8_t *p
     }
     uint64_t raw = vlen;
     if (leaf_flags(e) & ENTRY_LZ4) {
-        struct dict d = { NULL, 0 };
+        struct dict d = { NULL, 0, 0 };
         if (value_raw_length(v, vlen, &raw) != 0 || raw == 0 || !room(c, (size_t)raw) ||
             ((leaf_flags(e) & ENTRY_DICT) && tree_dict(c->txn, t, &d) != 0) ||
             value_unpack_into(leaf_flags(e), &d, v, vlen, c->buf, (size_t)raw) != 0)

@@ -4,12 +4,13 @@
  * Small JSON-like values share most of their bytes (field names, common
  * values) with each other, not within themselves: LZ4 alone gains ~1.7x on
  * 1 KiB records, LZ4 against a 32 KiB dictionary of earlier records ~5x.
- * The dictionary is loaded into an LZ4 stream once; each value compresses
- * from a copy of that stream (16 KiB memcpy instead of re-hashing 32 KiB).
+ * Values are encoded by lz4enc.c, which indexes the dictionary once and
+ * searches it for long matches; readers decode with liblz4.
  */
 #include "compress.h"
 
 #include "btree.h"
+#include "lz4enc.h"
 
 #include <lz4.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *
 {
     d->data = NULL;
     d->size = 0;
+    d->pgno = t->dict_pgno;
     if (!t->dict_pgno)
         return 0;
     if (!t->dict_size || t->dict_size > DICT_SIZE)
@@ -30,35 +32,38 @@ LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *
 
 LARCH_INTERNAL void compress_reset(struct wstate *w)
 {
-    w->lz4_dict = NULL; /* the pages it pointed to may be reused */
-    w->lz4_dict_size = 0;
+    /* A later txn may see another dictionary under the same page number. */
+    w->lz4enc_checked = false;
 }
 
 LARCH_INTERNAL void compress_free(struct wstate *w)
 {
-    free(w->lz4_loaded);
-    free(w->lz4_work);
+    free(w->lz4enc);
 }
 
-/* The stream to compress the next value with: fresh, or a copy of the dictionary-loaded one. */
-static LZ4_stream_t *stream_for(struct wstate *w, const struct dict *d)
+/*
+ * The encoder, its index made for d. Within a txn the dictionary's page
+ * number names it (dictionaries are never rewritten, and a page freed in a
+ * txn is not reused in it); a new txn compares the bytes once.
+ */
+static struct lz4enc *encoder_for(struct wstate *w, const struct dict *d)
 {
-    if (!w->lz4_loaded) {
-        w->lz4_loaded = malloc(sizeof(LZ4_stream_t));
-        w->lz4_work = malloc(sizeof(LZ4_stream_t));
-        if (!w->lz4_loaded || !w->lz4_work)
+    struct lz4enc *e = w->lz4enc;
+    if (!e) {
+        e = w->lz4enc = malloc(sizeof *e);
+        if (!e)
             return NULL;
-        LZ4_initStream(w->lz4_loaded, sizeof(LZ4_stream_t));
-        LZ4_initStream(w->lz4_work, sizeof(LZ4_stream_t));
+        lz4enc_index(e, 0, NULL, 0);
+        w->lz4enc_checked = true;
     }
-    if (w->lz4_dict != d->data || w->lz4_dict_size != d->size) {
-        LZ4_resetStream_fast(w->lz4_loaded);
-        LZ4_loadDict(w->lz4_loaded, (const char *)d->data, (int)d->size);
-        w->lz4_dict = d->data;
-        w->lz4_dict_size = d->size;
+    if (e->dict_pgno == d->pgno && e->dict_size == d->size &&
+        (w->lz4enc_checked || d->size == 0 || memcmp(e->dict_copy, d->data, d->size) == 0)) {
+        w->lz4enc_checked = true;
+        return e;
     }
-    memcpy(w->lz4_work, w->lz4_loaded, sizeof(LZ4_stream_t));
-    return w->lz4_work;
+    lz4enc_index(e, d->pgno, d->data, d->size);
+    w->lz4enc_checked = true;
+    return e;
 }
 
 LARCH_INTERNAL int value_pack(struct wstate *w, const struct dict *d, const void *val, size_t vlen,
@@ -79,20 +84,15 @@ LARCH_INTERNAL int value_pack(struct wstate *w, const struct dict *d, const void
         w->zbuf = z;
         w->zcap = limit + 4;
     }
-    int n;
-    if (d->data) {
-        LZ4_stream_t *s = stream_for(w, d);
-        if (!s)
-            return ENOMEM;
-        n = LZ4_compress_fast_continue(s, val, (char *)w->zbuf + 4, (int)vlen, (int)limit, 1);
-    } else {
-        n = LZ4_compress_default(val, (char *)w->zbuf + 4, (int)vlen, (int)limit);
-    }
-    if (n <= 0)
+    struct lz4enc *e = encoder_for(w, d);
+    if (!e)
+        return ENOMEM;
+    size_t n = lz4enc_block(e, d->data, val, vlen, w->zbuf + 4, limit);
+    if (n == 0)
         return 0;
     put32(w->zbuf, (uint32_t)vlen);
     *out = w->zbuf;
-    *outlen = (size_t)n + 4;
+    *outlen = n + 4;
     *eflags = ENTRY_LZ4 | (d->data ? ENTRY_DICT : 0);
     return 0;
 }
@@ -140,7 +140,7 @@ static int unpack_in_window(larch_txn *txn, const struct dict *d, const uint8_t 
         txn->zwin_dict_size = d->size;
     }
     /* LZ4 sees the copy end where the output starts and takes it as a prefix. */
-    const struct dict copy = { txn->zwin, d->size };
+    const struct dict copy = { txn->zwin, d->size, d->pgno };
     return value_unpack_into(ENTRY_LZ4 | ENTRY_DICT, &copy, stored, len, txn->zwin + d->size, raw);
 }
 

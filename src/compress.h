@@ -23,6 +23,7 @@
 struct dict {
     const uint8_t *data;
     size_t size;
+    pgno_t pgno; /* where it is stored */
 };
 
 /* The dictionary of tree t, checked. */

@@ -40,10 +40,8 @@ struct wstate {
     uint8_t *record;          /* a free-space record being built */
     uint8_t *zbuf;            /* a compressed value being stored */
     size_t zcap;
-    void *lz4_loaded;         /* an LZ4 stream with lz4_dict loaded */
-    void *lz4_work;           /* a copy of it, used up by one value */
-    const uint8_t *lz4_dict;
-    size_t lz4_dict_size;
+    struct lz4enc *lz4enc;    /* the value encoder and its dictionary index */
+    bool lz4enc_checked;      /* its index was found to fit in this txn */
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
     /* The separator of two pages being merged, whole. Not one of sep[]:
      * a merge can run inside a split's page_alloc (a free-space record
