@@ -107,6 +107,7 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
     w->oldest = 0;
     w->no_reclaim = false;
     w->free_tree_drained = false;
+    w->grown_since_look = 0;
     w->tail.tree = NULL;
     w->tail.leaf = NULL;
     w->puts = w->tail_puts = 0;
@@ -299,6 +300,31 @@ static int extend_file_end(larch_txn *txn, unsigned npages, pgno_t *pgno)
     return 0;
 }
 
+/*
+ * Whether the snapshot that held back the free tree has been let go since
+ * the writer looked. The writer looks up the oldest snapshot in use once
+ * per transaction; a reader that was inside an older snapshot at that
+ * moment (readers come and go every millisecond or so) would otherwise make
+ * the whole transaction grow the file. So it looks again every
+ * OLDEST_LOOK_EVERY pages it adds at the end.
+ */
+#define OLDEST_LOOK_EVERY 16
+
+static bool snapshot_let_go(larch_txn *txn)
+{
+    struct wstate *w = txn->w;
+    /* No older snapshot than the writer's own in use: nothing to wait for. */
+    if (w->oldest >= txn->ver->meta.txnid || ++w->grown_since_look < OLDEST_LOOK_EVERY)
+        return false;
+    w->grown_since_look = 0;
+    txnid_t oldest = db_oldest_snapshot(txn->db);
+    if (oldest <= w->oldest)
+        return false;
+    w->oldest = oldest;
+    w->free_tree_drained = false;
+    return true;
+}
+
 static int find_pages(larch_txn *txn, unsigned npages, pgno_t *pgno)
 {
     struct wstate *w = txn->w;
@@ -311,7 +337,9 @@ static int find_pages(larch_txn *txn, unsigned npages, pgno_t *pgno)
         if (npages > 1 && avail_take_run(&w->avail, npages, pgno))
             return 0;
         /* Runs: look a few records further before growing the file. */
-        if (w->no_reclaim || w->free_tree_drained || (npages > 1 && reclaimed >= 8))
+        if (w->no_reclaim || (npages > 1 && reclaimed >= 8))
+            return extend_file_end(txn, npages, pgno);
+        if (w->free_tree_drained && !snapshot_let_go(txn))
             return extend_file_end(txn, npages, pgno);
         bool got;
         int rc = freelist_reclaim(txn, &got);

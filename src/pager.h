@@ -50,6 +50,7 @@ struct wstate {
     txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
     bool no_reclaim;          /* inside a free-tree change: do not reclaim */
     bool free_tree_drained;   /* no reclaimable free record left */
+    unsigned grown_since_look; /* pages added at the file's end since oldest was looked up */
     struct pglist leftover;   /* keys (seq numbers) of leftover records at commit */
     /* Where the last put went if that was the end of its tree's rightmost
      * leaf (this txn's copy): a put of a larger key that fits goes there
