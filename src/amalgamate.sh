@@ -8,8 +8,16 @@
 set -eu
 out=$1
 here=$(dirname "$0")
-headers="internal.h format.h os.h node.h meta.h db.h txn.h pager.h compress.h freelist.h btree.h bucket.h cursor.h check.h"
+headers="internal.h format.h lz4enc.h os.h node.h meta.h db.h txn.h pager.h compress.h freelist.h btree.h bucket.h cursor.h check.h"
 sources="crc32c.c os.c node.c meta.c pager.c lz4enc.c compress.c freelist.c btree.c bucket.c cursor.c check.c copy.c txn.c db.c error.c"
+# A module or header left out of the lists would be missed only by the
+# build of the amalgamation: say so here instead.
+for f in "$here"/*.h "$here"/*.c; do
+    case " $headers $sources " in
+    *" $(basename "$f") "*) ;;
+    *) echo "amalgamate.sh: $(basename "$f") is in neither list" >&2; exit 1 ;;
+    esac
+done
 {
     echo "/*"
     echo " * larch.c - the larch embedded key-value database in one file."
