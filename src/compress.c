@@ -42,9 +42,12 @@ LARCH_INTERNAL void compress_free(struct wstate *w)
 }
 
 /*
- * The encoder, its index made for d. Within a txn the dictionary's page
- * number names it (dictionaries are never rewritten, and a page freed in a
- * txn is not reused in it); a new txn compares the bytes once.
+ * The encoder, its index made for d (~290 KiB, kept by the writer). Within
+ * a txn the dictionary's page number and size name it (a dictionary is
+ * never rewritten); a new txn compares the bytes once instead of indexing
+ * them again (32 KiB compared: ~2 us; indexed: ~140 us). Were the name ever
+ * to mislead, compression would suffer, not correctness: the encoder checks
+ * every match against the bytes it is given.
  */
 static struct lz4enc *encoder_for(struct wstate *w, const struct dict *d)
 {

@@ -9,13 +9,16 @@
  * get of a compressed value. Following hash chains through the dictionary
  * (as LZ4HC does, which cannot attach a prepared dictionary in Debian's
  * liblz4 without re-hashing it for every value) finds matches of several
- * fields or words: ~60 sequences per record, half the decode time and a
- * smaller file. The chains are built once per dictionary.
+ * fields or words: ~65 sequences per record (LZ4HC at level 9: ~57), half
+ * the decode time, 229 bytes instead of 398, at ~2 us a record. The chains
+ * are built once per dictionary.
  *
- * The parse is greedy: at each position the longest match among up to
- * CHAIN_DEPTH dictionary positions and the latest earlier position of the
- * value with the same 6-byte hash. Positions without a match step on faster
- * the longer no match turns up, so incompressible data costs little.
+ * The parse is greedy: at each position the longest match among the latest
+ * earlier position of the value with the same 6-byte hash, up to LONG_DEPTH
+ * dictionary positions whose first 12 bytes hash alike, and, when those gave
+ * no match of 12 bytes, up to CHAIN_DEPTH positions by their first 6.
+ * Positions without a match step on faster the longer no match turns up,
+ * so incompressible data costs little.
  *
  * Every match is checked against the bytes at hand (src and the dict
  * passed in), so an index that no longer fits its dictionary costs
