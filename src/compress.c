@@ -33,40 +33,66 @@ LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *
 LARCH_INTERNAL void compress_reset(struct wstate *w)
 {
     /* A later txn may see another dictionary under the same page number. */
-    w->lz4enc_checked = false;
+    for (int i = 0; i < WRITER_ENCODERS; i++)
+        w->encoders[i].checked = false;
 }
 
 LARCH_INTERNAL void compress_free(struct wstate *w)
 {
-    free(w->lz4enc);
+    for (int i = 0; i < WRITER_ENCODERS; i++)
+        free(w->encoders[i].enc);
+}
+
+/* The slot whose index is named as d's (at most one is), or -1. */
+static int encoder_named(const struct wstate *w, const struct dict *d)
+{
+    for (int i = 0; i < WRITER_ENCODERS; i++) {
+        const struct lz4enc *e = w->encoders[i].enc;
+        if (e && e->dict_pgno == d->pgno && e->dict_size == d->size)
+            return i;
+    }
+    return -1;
+}
+
+/* A slot not yet used, or else the least recently used one. */
+static int encoder_to_replace(const struct wstate *w)
+{
+    int pick = 0;
+    for (int i = 0; i < WRITER_ENCODERS; i++) {
+        if (!w->encoders[i].enc)
+            return i;
+        if (w->encoders[i].last_use < w->encoders[pick].last_use)
+            pick = i;
+    }
+    return pick;
 }
 
 /*
- * The encoder, its index made for d (~290 KiB, kept by the writer). Within
- * a txn the dictionary's page number and size name it (a dictionary is
- * never rewritten); a new txn compares the bytes once instead of indexing
- * them again (32 KiB compared: ~2 us; indexed: ~140 us). Were the name ever
- * to mislead, compression would suffer, not correctness: the encoder checks
+ * An encoder whose index is made for d (~288 KiB each, kept by the writer;
+ * WRITER_ENCODERS of them, the least recently used one re-indexed). Within
+ * a txn a dictionary's page number and size name it (a dictionary is never
+ * rewritten); a new txn compares the bytes once instead of indexing them
+ * again (32 KiB compared: ~2 us; indexed: ~140 us). Were the name ever to
+ * mislead, compression would suffer, not correctness: the encoder checks
  * every match against the bytes it is given.
  */
 static struct lz4enc *encoder_for(struct wstate *w, const struct dict *d)
 {
-    struct lz4enc *e = w->lz4enc;
-    if (!e) {
-        e = w->lz4enc = malloc(sizeof *e);
-        if (!e)
+    int pick = encoder_named(w, d);
+    bool fits = pick >= 0 && (w->encoders[pick].checked || d->size == 0 ||
+                              memcmp(w->encoders[pick].enc->dict_copy, d->data, d->size) == 0);
+    if (pick < 0) {
+        pick = encoder_to_replace(w);
+        if (!w->encoders[pick].enc && !(w->encoders[pick].enc = malloc(sizeof(struct lz4enc))))
             return NULL;
-        lz4enc_index(e, 0, NULL, 0);
-        w->lz4enc_checked = true;
     }
-    if (e->dict_pgno == d->pgno && e->dict_size == d->size &&
-        (w->lz4enc_checked || d->size == 0 || memcmp(e->dict_copy, d->data, d->size) == 0)) {
-        w->lz4enc_checked = true;
-        return e;
+    if (!fits) {
+        lz4enc_index(w->encoders[pick].enc, d->pgno, d->data, d->size);
+        w->encoder_builds++;
     }
-    lz4enc_index(e, d->pgno, d->data, d->size);
-    w->lz4enc_checked = true;
-    return e;
+    w->encoders[pick].checked = true;
+    w->encoders[pick].last_use = ++w->encoder_clock;
+    return w->encoders[pick].enc;
 }
 
 LARCH_INTERNAL int value_pack(struct wstate *w, const struct dict *d, const void *val, size_t vlen,

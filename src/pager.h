@@ -27,6 +27,8 @@ struct pglist {
     size_t n, cap;
 };
 
+#define WRITER_ENCODERS 4
+
 /* What a write transaction owns; kept in the db and reused by the next one. */
 struct wstate {
     struct dirty_page *dirty; /* open-addressing hash on pgno */
@@ -40,8 +42,15 @@ struct wstate {
     uint8_t *record;          /* a free-space record being built */
     uint8_t *zbuf;            /* a compressed value being stored */
     size_t zcap;
-    struct lz4enc *lz4enc;    /* the value encoder and its dictionary index */
-    bool lz4enc_checked;      /* its index was found to fit in this txn */
+    /* Value encoders, each with a dictionary index: a few, for a txn that
+     * writes to several LZ4 buckets in turn (compress.c). */
+    struct {
+        struct lz4enc *enc;   /* NULL until needed */
+        bool checked;         /* its index was found to fit in this txn */
+        uint64_t last_use;
+    } encoders[WRITER_ENCODERS];
+    uint64_t encoder_clock;
+    uint64_t encoder_builds;  /* dictionary indexes built: for the tests */
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
     /* The separator of two pages being merged, whole. Not one of sep[]:
      * a merge can run inside a split's page_alloc (a free-space record

@@ -3,6 +3,9 @@
  */
 #include "pagewalk.h"
 
+#include "db.h"
+#include "pager.h"
+
 #include <unistd.h>
 
 static larch_db *open_db(const char *name)
@@ -427,6 +430,56 @@ TEST(bucket, lz4_gets_alternate_between_dictionaries)
         }
         larch_abort(txn);
     }
+    larch_close(db);
+}
+
+/* Puts to three LZ4 buckets in turn: each dictionary is indexed once, not at every switch. */
+TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
+{
+    larch_db *db = open_db("a.db");
+    larch_txn *txn;
+    larch_bucket b[3];
+    char buf[2048], kb[16];
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int j = 0; j < 3; j++) {
+        static const char *const names[] = { "x", "y", "z" };
+        CHECK_OK(larch_bucket_open(txn, names[j], LARCH_CREATE | LARCH_LZ4, &b[j]));
+        for (int i = 0; i < 100; i++) { /* past the dictionary's 32 KiB */
+            snprintf(kb, sizeof kb, "k%04d", i);
+            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
+            larch_val k = str_val(kb), v = val_of(buf, n);
+            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+        }
+    }
+    CHECK_OK(larch_commit(txn));
+    uint64_t builds = db->ws->encoder_builds;
+    for (int t = 0; t < 2; t++) {
+        CHECK_OK(larch_begin(db, 0, &txn));
+        for (int g = 0; g < 300; g++) {
+            int j = g % 3, i = 100 + t * 100 + g / 3;
+            snprintf(kb, sizeof kb, "k%04d", i);
+            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
+            larch_val k = str_val(kb), v = val_of(buf, n);
+            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+        }
+        CHECK_OK(larch_commit(txn));
+    }
+    printf("    600 puts to three buckets in turn, two txns: %llu dictionary indexes built\n",
+           (unsigned long long)(db->ws->encoder_builds - builds));
+    CHECK(db->ws->encoder_builds - builds <= 3);
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    for (int j = 0; j < 3; j++)
+        for (int i = 0; i < 300; i++) {
+            snprintf(kb, sizeof kb, "k%04d", i);
+            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
+            larch_val k = str_val(kb), out;
+            CHECK_OK(larch_get(txn, b[j], &k, &out));
+            CHECK(out.size == n && !memcmp(out.data, buf, n));
+        }
+    struct larch_stat st;
+    CHECK_OK(larch_stat(txn, b[2], &st));
+    CHECK(st.stored_bytes * 3 < st.value_bytes); /* and they did compress */
+    larch_abort(txn);
     larch_close(db);
 }
 
