@@ -37,33 +37,17 @@
 #define MAX_OFFSET 65535u /* an LZ4 offset is 16 bits */
 #define SKIP_SHIFT 6      /* after 64 positions without a match, step by 2, ... */
 
-static inline uint64_t load64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t load32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* A hash of the 6 bytes at p (8 readable). Little-endian: the shift drops the top two. */
+/* A hash of the 6 bytes at p (8 readable): get64 reads little-endian, so the shift drops the last two. */
 static inline uint32_t hash6(const uint8_t *p)
 {
-    uint64_t v = load64(p);
-    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
-        v = __builtin_bswap64(v);
+    uint64_t v = get64(p);
     return (uint32_t)(((v << 16) * 0xcf1bbcdcb7a56463ull) >> (64 - LZ4ENC_HASH_BITS));
 }
 
 /* A hash of the 12 bytes at p. */
 static inline uint32_t hash12(const uint8_t *p)
 {
-    uint64_t v = load64(p) * 0x9e3779b185ebca87ull ^ (uint64_t)load32(p + 8) * 0xc2b2ae3d27d4eb4full;
+    uint64_t v = get64(p) * 0x9e3779b185ebca87ull ^ (uint64_t)get32(p + 8) * 0xc2b2ae3d27d4eb4full;
     return (uint32_t)((v ^ (v >> 29)) * 0xcf1bbcdcb7a56463ull >> (64 - LZ4ENC_HASH_BITS));
 }
 
@@ -72,12 +56,10 @@ static inline size_t common_length(const uint8_t *a, const uint8_t *b, const uin
 {
     const uint8_t *start = a;
     while (a + 8 <= a_end) {
-        uint64_t x = load64(a) ^ load64(b);
-        if (x) {
-            if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
-                return (size_t)(a - start) + (size_t)__builtin_ctzll(x) / 8;
-            return (size_t)(a - start) + (size_t)__builtin_clzll(x) / 8;
-        }
+        /* Read little-endian, the first differing byte is the lowest set one. */
+        uint64_t x = get64(a) ^ get64(b);
+        if (x)
+            return (size_t)(a - start) + (size_t)__builtin_ctzll(x) / 8;
         a += 8;
         b += 8;
     }
@@ -147,7 +129,7 @@ static struct match find_match(struct lz4enc *e, uint32_t base, const uint8_t *d
     e->value_head[h] = base + (uint32_t)i;
     if (seen >= base) {
         size_t j = seen - base;
-        if (j < i && i - j <= MAX_OFFSET && load32(src + j) == load32(src + i)) {
+        if (j < i && i - j <= MAX_OFFSET && get32(src + j) == get32(src + i)) {
             best.len = common_length(src + i, src + j, end);
             best.offset = i - j;
         }
