@@ -217,8 +217,10 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
         }
         if (leaf_flags(e) & ENTRY_LZ4) {
             /* The decoder reads the block's lines one after another, each
-             * a miss: ask for all of them at once (+1.4% gets/s). */
-            prefetch_range(data, v);
+             * a miss: ask for them at once (+1.4% gets/s), up to a page's
+             * worth (beyond, the hardware prefetcher has caught the stream,
+             * and a long run asked for whole would push out the cache). */
+            prefetch_range(data, MIN(v, txn->page_size));
             struct dict d = { NULL, 0, 0 };
             int rc = (leaf_flags(e) & ENTRY_DICT) ? tree_dict(txn, t, &d) : 0;
             return rc ? rc : value_unpack(txn, leaf_flags(e), &d, data, v, val);
