@@ -17,7 +17,7 @@ static struct lz4enc enc;
 static uint8_t dict[DICT_SIZE], src[MAX_VALUE], block[MAX_VALUE + MAX_VALUE / 255 + 64];
 static uint8_t out[DICT_SIZE + MAX_VALUE];
 
-/* Bytes of one of five kinds: random, three letters, words, JSON-ish text repeating every 8 KiB, zeros. */
+/* Bytes of one of five kinds: random, three letters, words, a 56-byte pattern repeating (long self-matches), zeros. */
 static void fill(rng_t *r, uint8_t *p, size_t n, unsigned kind)
 {
     static const char *const words[] = { "{\"name\":", "\"value\"", ",\"count\":", "12", "true", "},", " ok " };
@@ -80,7 +80,7 @@ static long walk_block(const uint8_t *b, size_t len, size_t n, size_t dsize)
             return produced == n && (lit >= 5 || n < 13) ? seqs : -1;
         if (end - p < 2)
             return -1;
-        size_t offset = (size_t)p[0] | (size_t)p[1] << 8;
+        size_t offset = get16(p);
         p += 2;
         size_t ml = (token & 15) + 4u;
         if ((token & 15) == 15 && !more_length(&p, end, &ml))
