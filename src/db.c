@@ -457,10 +457,13 @@ static void db_free(larch_db *db)
         free(v);
         v = next;
     }
-    struct reader_chunk *c = atomic_load(&db->readers.next);
+    struct reader_chunk *c = &db->readers;
     while (c) {
         struct reader_chunk *next = atomic_load(&c->next);
-        free(c);
+        for (unsigned i = 0; i < READER_CHUNK; i++)
+            txn_spare_free(&c->slot[i].spare);
+        if (c != &db->readers)
+            free(c);
         c = next;
     }
     os_close(db->fd);

@@ -64,6 +64,7 @@ LARCH_INTERNAL void wstate_destroy(struct wstate *w)
     free(w->entry);
     free(w->record);
     free(w->zbuf);
+    txn_spare_free(&w->spare);
     compress_free(w);
     free(w);
 }

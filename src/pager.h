@@ -51,6 +51,7 @@ struct wstate {
     } encoders[WRITER_ENCODERS];
     uint64_t encoder_clock;
     uint64_t encoder_builds;  /* dictionary indexes built: for the tests */
+    struct txn_spare spare;   /* memory one write txn hands on to the next (txn.c) */
     uint8_t sep[2][LARCH_MAX_KEY_SIZE + BRANCH_ENTRY_HEADER];
     /* The separator of two pages being merged, whole. Not one of sep[]:
      * a merge can run inside a split's page_alloc (a free-space record

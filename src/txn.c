@@ -29,12 +29,20 @@ static uintptr_t thread_token(void)
     return (uintptr_t)&token;
 }
 
+/*
+ * The arena's chunks double from 64 KiB up to ARENA_KEEP_MAX, so a txn
+ * that decompresses many values makes few allocations; its largest chunk
+ * (at most ARENA_KEEP_MAX) is handed on to the next txn in its place.
+ */
+#define ARENA_FIRST ((size_t)64 * 1024)
+#define ARENA_KEEP_MAX ((size_t)4 * 1024 * 1024)
+
 LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n)
 {
     struct arena_chunk *c = txn->arena;
     n = (n + 15) & ~(size_t)15;
     if (!c || c->size - c->used < n) {
-        size_t size = MAX(n, (size_t)64 * 1024);
+        size_t size = MAX(n, c ? MIN(c->size * 2, ARENA_KEEP_MAX) : ARENA_FIRST);
         c = malloc(sizeof *c + size);
         if (!c)
             return NULL;
@@ -46,6 +54,45 @@ LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n)
     void *p = c->data + c->used;
     c->used += n;
     return p;
+}
+
+/* Start with the memory the last txn in this place left. */
+static void take_spare(larch_txn *txn, struct txn_spare *spare)
+{
+    txn->spare = spare;
+    txn->arena = spare->arena;
+    txn->zwin = spare->zwin;
+    spare->arena = NULL;
+    spare->zwin = NULL;
+}
+
+/* Leave the decode window and the largest keepable arena chunk to the next txn. */
+static void hand_on_spare(larch_txn *txn)
+{
+    struct arena_chunk *keep = NULL;
+    for (struct arena_chunk *c = txn->arena, *next; c; c = next) {
+        next = c->next;
+        if (c->size <= ARENA_KEEP_MAX && (!keep || c->size > keep->size)) {
+            free(keep);
+            keep = c;
+        } else {
+            free(c);
+        }
+    }
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+    txn->spare->arena = keep;
+    txn->spare->zwin = txn->zwin;
+}
+
+LARCH_INTERNAL void txn_spare_free(struct txn_spare *spare)
+{
+    free(spare->arena);
+    free(spare->zwin);
+    spare->arena = NULL;
+    spare->zwin = NULL;
 }
 
 LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key)
@@ -95,6 +142,7 @@ static int begin_write(larch_db *db, larch_txn *txn)
     txn_attach(txn, db, db->versions);
     txn->w = db->ws;
     wstate_reset(txn->w);
+    take_spare(txn, &txn->w->spare);
     return 0;
 }
 
@@ -112,8 +160,10 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
         struct version *v;
         txn->rdonly = true;
         rc = db_reader_enter(db, &txn->slot, &v);
-        if (rc == 0)
+        if (rc == 0) {
             txn_attach(txn, db, v);
+            take_spare(txn, &txn->slot->spare);
+        }
     } else {
         rc = begin_write(db, txn);
     }
@@ -134,11 +184,7 @@ static void end_txn(larch_txn *txn, bool committed)
     larch_db *db = txn->db;
     bucket_txn_end(txn, committed);
     free(txn->verified);
-    free(txn->zwin);
-    for (struct arena_chunk *c = txn->arena, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
+    hand_on_spare(txn);
     if (txn->rdonly) {
         db_reader_leave(db, txn->slot);
     } else {

@@ -44,6 +44,7 @@ struct larch_txn {
     int error;                /* the first failure that left a write half-done */
     struct txn_bucket *bk;    /* indexed by handle & 0xffff */
     uint32_t nbk;
+    struct txn_spare *spare;  /* where arena and zwin came from and go back to */
     struct arena_chunk *arena;
     uint8_t *zwin;            /* read txns: a copy of a dictionary, then room for a value */
     const uint8_t *zwin_dict; /* the dictionary zwin holds a copy of */
@@ -76,6 +77,9 @@ static inline int txn_tree(larch_txn *txn, larch_bucket b, struct tree **t)
 
 /* Memory that lives until the transaction ends (NULL if out of memory). */
 LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n);
+
+/* Free what a reader slot or the writer's state keeps for the next txn. */
+LARCH_INTERNAL void txn_spare_free(struct txn_spare *spare);
 
 /* Common checks of the data functions: a live txn, a known bucket, a valid key. */
 LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key);

@@ -64,6 +64,15 @@ const char *test_path(const char *name)
     return p;
 }
 
+larch_db *test_open_nosync(const char *name)
+{
+    larch_db *db;
+    larch_options o = { 0 };
+    o.flags = LARCH_NOSYNC;
+    CHECK_OK(larch_open(test_path(name), &o, &db));
+    return db;
+}
+
 uint64_t test_seed(const char *what, uint64_t fallback)
 {
     const char *env = getenv("LARCH_SEED");

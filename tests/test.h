@@ -62,6 +62,9 @@ void test_on_fail(void (*fn)(void *), void *arg);
 const char *test_path(const char *name);
 const char *test_dir(void);
 
+/* Open (creating) test_path(name) with LARCH_NOSYNC; a failure fails the test. */
+larch_db *test_open_nosync(const char *name);
+
 /* A seed for a randomized test, printed so a failure can be replayed. */
 uint64_t test_seed(const char *what, uint64_t fallback);
 

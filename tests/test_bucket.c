@@ -8,15 +8,6 @@
 
 #include <unistd.h>
 
-static larch_db *open_db(const char *name)
-{
-    larch_db *db;
-    larch_options o = { 0 };
-    o.flags = LARCH_NOSYNC;
-    CHECK_OK(larch_open(test_path(name), &o, &db));
-    return db;
-}
-
 static void put_in(larch_txn *txn, larch_bucket b, const char *k, const char *v)
 {
     larch_val kv = str_val(k), vv = str_val(v);
@@ -33,7 +24,7 @@ static bool has(larch_txn *txn, larch_bucket b, const char *k, const char *v)
 
 TEST(bucket, create_open_isolate_list)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket a, b, c, a2;
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
@@ -75,7 +66,7 @@ TEST(bucket, create_open_isolate_list)
     larch_close(db);
 
     /* After a reopen: the same names, working handles (maybe new numbers). */
-    db = open_db("a.db");
+    db = test_open_nosync("a.db");
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
     CHECK_OK(larch_bucket_open(txn, "beta", 0, &b));
     CHECK(has(txn, b, "k", "in beta"));
@@ -86,7 +77,7 @@ TEST(bucket, create_open_isolate_list)
 
 TEST(bucket, bad_names_and_handles)
 {
-    larch_db *db = open_db("a.db"), *other = open_db("b.db");
+    larch_db *db = test_open_nosync("a.db"), *other = test_open_nosync("b.db");
     larch_txn *txn, *otxn;
     larch_bucket a, x;
     char longname[300];
@@ -134,7 +125,7 @@ TEST(bucket, bad_names_and_handles)
 
 TEST(bucket, drop_and_abort)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket a, b, t, a_again;
     CHECK_OK(larch_begin(db, 0, &txn));
@@ -213,7 +204,7 @@ TEST(bucket, drop_and_abort)
 
 TEST(bucket, sequence_commits_with_the_txn)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket a;
     uint64_t n;
@@ -231,7 +222,7 @@ TEST(bucket, sequence_commits_with_the_txn)
     CHECK(n == 3);
     larch_abort(txn); /* not kept */
     larch_close(db);
-    db = open_db("a.db");
+    db = test_open_nosync("a.db");
     CHECK_OK(larch_begin(db, 0, &txn));
     CHECK_OK(larch_bucket_open(txn, "a", 0, &a));
     CHECK_OK(larch_bucket_sequence(txn, a, &n));
@@ -289,7 +280,7 @@ static size_t json_record(char *buf, size_t cap, uint64_t i)
 
 TEST(bucket, lz4_values_round_trip)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket z;
     char buf[2048];
@@ -375,7 +366,7 @@ TEST(bucket, lz4_values_round_trip)
 
 static uint64_t load_json(const char *name, unsigned flags)
 {
-    larch_db *db = open_db(name);
+    larch_db *db = test_open_nosync(name);
     larch_txn *txn;
     larch_bucket b;
     char buf[2048], kb[32];
@@ -401,7 +392,7 @@ static uint64_t load_json(const char *name, unsigned flags)
  * txn starts decoding next to a copy of it (compress.c, ZWIN_AFTER_GETS). */
 TEST(bucket, lz4_gets_alternate_between_dictionaries)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket b[2];
     char buf[2048];
@@ -436,7 +427,7 @@ TEST(bucket, lz4_gets_alternate_between_dictionaries)
 /* Puts to three LZ4 buckets in turn: each dictionary is indexed once, not at every switch. */
 TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket b[3];
     char buf[2048], kb[16];
@@ -483,6 +474,95 @@ TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
     larch_close(db);
 }
 
+/* Gets every key of lz4_load's set in txn; checks each value at the end, when all are still live. */
+static void get_all_json(larch_txn *txn, larch_bucket b, int count)
+{
+    const void *at[400];
+    size_t len[400];
+    char buf[2048], kb[16];
+    CHECK(count <= 400);
+    for (int i = 0; i < count; i++) {
+        snprintf(kb, sizeof kb, "r%04d", i);
+        larch_val k = str_val(kb), out;
+        CHECK_OK(larch_get(txn, b, &k, &out));
+        at[i] = out.data;
+        len[i] = out.size;
+    }
+    for (int i = 0; i < count; i++) {
+        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
+        CHECK(len[i] == n && memcmp(at[i], buf, n) == 0);
+    }
+}
+
+/*
+ * A transaction hands its memory for decompressed values and its decode
+ * window on to the next one in its reader slot, or in the writer's state:
+ * a read txn like the last needs no new memory. A chunk larger than the
+ * keep limit is not kept.
+ */
+TEST(bucket, lz4_txns_hand_their_memory_on)
+{
+    larch_db *db = test_open_nosync("a.db");
+    larch_txn *txn;
+    larch_bucket b;
+    char buf[2048], kb[16];
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "z", LARCH_CREATE | LARCH_LZ4, &b));
+    for (int i = 0; i < 400; i++) { /* ~400 KiB decompressed: chunks of 64, 128, 256 KiB */
+        snprintf(kb, sizeof kb, "r%04d", i);
+        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
+        larch_val k = str_val(kb), v = val_of(buf, n);
+        CHECK_OK(larch_put(txn, b, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+
+    struct reader_slot *slot = &db->readers.slot[0]; /* the one a lone thread claims */
+    struct arena_chunk *kept = NULL;
+    uint8_t *window = NULL;
+    for (int t = 0; t < 3; t++) {
+        CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+        CHECK(txn->slot == slot);
+        CHECK(txn->arena == kept && txn->zwin == window);
+        CHECK(slot->spare.arena == NULL && slot->spare.zwin == NULL); /* the txn holds them */
+        get_all_json(txn, b, 400);
+        /* The third txn finds the 512 KiB chunk the second one ended with: no new memory. */
+        CHECK(t < 2 || (txn->arena == kept && kept->next == NULL));
+        kept = txn->arena; /* the newest chunk is the largest */
+        window = txn->zwin;
+        CHECK(window != NULL);
+        larch_abort(txn);
+        CHECK(slot->spare.arena == kept && kept->used == 0 && kept->next == NULL);
+        CHECK(slot->spare.zwin == window);
+    }
+
+    /* The writer's state keeps a chunk for the next write txn the same way. */
+    CHECK_OK(larch_begin(db, 0, &txn));
+    get_all_json(txn, b, 100);
+    struct arena_chunk *wkept = txn->arena;
+    CHECK_OK(larch_commit(txn));
+    CHECK(db->ws->spare.arena == wkept && wkept != NULL);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK(txn->arena == wkept && db->ws->spare.arena == NULL);
+
+    /* A 5 MiB value needs a chunk past the keep limit: it is freed, a smaller one kept. */
+    size_t big_len = (size_t)5 << 20;
+    char *big = malloc(big_len);
+    CHECK(big != NULL);
+    for (size_t i = 0; i < big_len; i++)
+        big[i] = "larch keeps what fits "[i % 22];
+    larch_val k = str_val("big"), v = val_of(big, big_len), out;
+    CHECK_OK(larch_put(txn, b, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK_OK(larch_get(txn, b, &k, &out));
+    CHECK(out.size == big_len && memcmp(out.data, big, big_len) == 0);
+    CHECK(txn->arena->size >= big_len && txn->arena->next == kept);
+    larch_abort(txn);
+    CHECK(slot->spare.arena == kept);
+    free(big);
+    larch_close(db);
+}
+
 TEST(bucket, lz4_halves_json_files)
 {
     char buf[2048];
@@ -497,7 +577,7 @@ TEST(bucket, lz4_halves_json_files)
 
 TEST(bucket, info)
 {
-    larch_db *db = open_db("a.db");
+    larch_db *db = test_open_nosync("a.db");
     larch_txn *txn, *reader;
     larch_bucket a;
     struct larch_info info;

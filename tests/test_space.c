@@ -44,19 +44,10 @@ static void overwrite_random(larch_db *db, rng_t *r, int nkeys, int per_txn, int
     }
 }
 
-static larch_db *open_nosync(const char *name)
-{
-    larch_db *db;
-    larch_options o = { 0 };
-    o.flags = LARCH_NOSYNC;
-    CHECK_OK(larch_open(test_path(name), &o, &db));
-    return db;
-}
-
 TEST(space, overwriting_keeps_the_file_small)
 {
     rng_t r = { test_seed("space overwrite", 42) };
-    larch_db *db = open_nosync("a.db");
+    larch_db *db = test_open_nosync("a.db");
     load_keys(db, 10000, 100, 1000);
     struct walk_counts wc;
     pagewalk_audit(db, &wc);
@@ -78,7 +69,7 @@ TEST(space, overwriting_keeps_the_file_small)
 TEST(space, long_reader_holds_space_only_while_open)
 {
     rng_t r = { test_seed("space long reader", 43) };
-    larch_db *db = open_nosync("a.db");
+    larch_db *db = test_open_nosync("a.db");
     load_keys(db, 10000, 100, 1000);
     larch_txn *reader;
     larch_val k = str_val("key0000001"), v;
@@ -119,7 +110,7 @@ static void overwrite_range(larch_txn *txn, int from, int to, size_t vlen)
 TEST(space, a_reader_gone_mid_transaction_frees_its_pages_for_it)
 {
     enum { KEYS = 20000 };
-    larch_db *db = open_nosync("a.db");
+    larch_db *db = test_open_nosync("a.db");
     load_keys(db, KEYS, 100, 5000);
     larch_txn *reader, *txn;
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &reader));
@@ -161,7 +152,7 @@ static ssize_t counting_pwritev(int fd, const struct iovec *iov, int n, off_t of
 
 TEST(space, bookkeeping_cost_does_not_grow_with_free_space)
 {
-    larch_db *db = open_nosync("a.db");
+    larch_db *db = test_open_nosync("a.db");
     counting_io = *os_io_default();
     counting_io.pwritev = counting_pwritev;
     os_io_set(&counting_io);
@@ -325,7 +316,7 @@ static int multi_page_writes(larch_db *db, int n, bool ascending, int *calls)
  * pages it copies are rewritten later, and want small folios). */
 TEST(space, sequential_loads_write_their_new_pages_together)
 {
-    larch_db *db = open_nosync("seq.db");
+    larch_db *db = test_open_nosync("seq.db");
     int calls_seq, calls_rand;
     int multi_seq = multi_page_writes(db, 20000, true, &calls_seq);
     int multi_rand = multi_page_writes(db, 20000, false, &calls_rand);
