@@ -33,9 +33,11 @@ static uintptr_t thread_token(void)
  * The arena's chunks double from 64 KiB up to ARENA_KEEP_MAX, so a txn
  * that decompresses many values makes few allocations; its largest chunk
  * (at most ARENA_KEEP_MAX) is handed on to the next txn in its place.
+ * 1 MiB holds 1,000 gets of 1 KiB values, and bounds what an idle reader
+ * slot holds: a process with many reader threads keeps a chunk per slot.
  */
 #define ARENA_FIRST ((size_t)64 * 1024)
-#define ARENA_KEEP_MAX ((size_t)4 * 1024 * 1024)
+#define ARENA_KEEP_MAX ((size_t)1024 * 1024)
 
 LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n)
 {
