@@ -58,8 +58,12 @@ static bool more_length(const uint8_t **p, const uint8_t *end, size_t *len)
     return true;
 }
 
-/* Walk a block's sequences: checks the format rules; returns the sequence count, -1 if broken. */
-static long walk_block(const uint8_t *b, size_t len, size_t n, size_t dsize)
+/*
+ * Walk a block's sequences: checks the format rules; returns the sequence
+ * count, -1 if broken. Counts in *uncut (if given) the matches of 19..36
+ * bytes, which lz4enc cuts to 18 for liblz4's fast path (lz4enc.c).
+ */
+static long walk_block(const uint8_t *b, size_t len, size_t n, size_t dsize, long *uncut)
 {
     const uint8_t *p = b, *end = b + len;
     size_t produced = 0;
@@ -89,6 +93,8 @@ static long walk_block(const uint8_t *b, size_t len, size_t n, size_t dsize)
             return -1;
         if (produced + 12 > n || produced + ml + 5 > n) /* MFLIMIT, LASTLITERALS */
             return -1;
+        if (uncut && ml > 18 && ml <= 36)
+            (*uncut)++;
         produced += ml;
     }
 }
@@ -100,7 +106,9 @@ static size_t round_trip(size_t dsize, size_t n, size_t cap)
     if (len == 0)
         return 0;
     CHECK(len <= cap);
-    CHECK_MSG(walk_block(block, len, n, dsize) > 0, "block of %zu bytes for %zu breaks LZ4's rules", len, n);
+    long uncut = 0;
+    CHECK_MSG(walk_block(block, len, n, dsize, &uncut) > 0, "block of %zu bytes for %zu breaks LZ4's rules", len, n);
+    CHECK_MSG(uncut == 0, "%ld matches of 19..36 bytes were not cut", uncut);
     int got = LZ4_decompress_safe_usingDict((const char *)block, (char *)out, (int)len, (int)n,
                                             (const char *)dict, (int)dsize);
     CHECK_MSG(got == (int)n && memcmp(out, src, n) == 0, "external dictionary: %d of %zu bytes", got, n);
@@ -177,11 +185,11 @@ TEST(lz4enc, records_take_far_fewer_sequences_than_liblz4_fast)
         memcpy(src, rec[i], 1024);
         size_t len = round_trip(DICT_SIZE, 1024, sizeof block);
         CHECK(len > 0);
-        ours += walk_block(block, len, 1024, DICT_SIZE);
+        ours += walk_block(block, len, 1024, DICT_SIZE, NULL);
         LZ4_loadDict(lz, (const char *)dict, DICT_SIZE);
         int n = LZ4_compress_fast_continue(lz, (const char *)src, (char *)block, 1024, (int)sizeof block, 1);
         CHECK(n > 0);
-        theirs += walk_block(block, (size_t)n, 1024, DICT_SIZE);
+        theirs += walk_block(block, (size_t)n, 1024, DICT_SIZE, NULL);
     }
     LZ4_freeStream(lz);
     printf("    sequences per 1 KiB record: %.1f (liblz4 fast: %.1f)\n", ours / 32.0, theirs / 32.0);
