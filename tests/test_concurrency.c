@@ -67,47 +67,65 @@ static bool pattern_ok(const larch_val *v, uint64_t id)
     return v->size == 0 || p[v->size - 1] == (uint8_t)(id * 131 + (v->size - 1) * 7);
 }
 
-static void *bank_reader(void *arg)
+/*
+ * A reader thread's loop: a read txn at a time, handed to one_txn (which
+ * counts what it finds wrong in s->failures), until the test says done.
+ * state is the thread's own, kept across its txns.
+ */
+static void *read_until_done(struct shared *s, void (*one_txn)(struct shared *s, larch_txn *txn, void *state),
+                             void *state)
 {
-    struct shared *s = arg;
     while (!atomic_load(&s->done)) {
         larch_txn *txn;
-        larch_cursor *c;
-        larch_val k, v;
-        if (larch_begin(s->db, LARCH_RDONLY, &txn) || larch_cursor_open(txn, 0, &c)) {
+        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
             atomic_fetch_add(&s->failures, 1);
             return NULL;
         }
-        int64_t sum = 0;
-        int accounts = 0, fillers = 0;
-        k = str_val("acct");
-        int rc = larch_cursor_get(c, &k, &v, LARCH_SEEK);
-        for (; rc == 0 && k.size > 4 && !memcmp(k.data, "acct", 4); rc = larch_cursor_get(c, &k, &v, LARCH_NEXT)) {
-            int64_t b;
-            memcpy(&b, v.data, 8);
-            sum += b;
-            accounts++;
-        }
-        /* Fillers: large values spread over the file, read back whole. */
-        k = str_val("fill");
-        for (rc = larch_cursor_get(c, &k, &v, LARCH_SEEK); rc == 0 && fillers < 20;
-             rc = larch_cursor_get(c, &k, &v, LARCH_NEXT), fillers++) {
-            char digits[16] = { 0 };
-            memcpy(digits, (const char *)k.data + 4, k.size - 4 < 15 ? k.size - 4 : 15);
-            uint64_t id = strtoull(digits, NULL, 10);
-            if (!pattern_ok(&v, id))
-                atomic_fetch_add(&s->failures, 1);
-        }
-        if (sum != (int64_t)ACCOUNTS * START_BALANCE || accounts != ACCOUNTS) {
-            fprintf(stderr, "reader saw %d accounts summing to %lld\n", accounts, (long long)sum);
-            atomic_fetch_add(&s->failures, 1);
-        }
-        larch_cursor_close(c);
+        one_txn(s, txn, state);
         larch_abort(txn);
         atomic_fetch_add(&s->reads, 1);
     }
     return NULL;
 }
+
+/* The accounts always sum to the same; fillers read back whole. */
+static void bank_read(struct shared *s, larch_txn *txn, void *state)
+{
+    (void)state;
+    larch_cursor *c;
+    larch_val k, v;
+    if (larch_cursor_open(txn, 0, &c)) {
+        atomic_fetch_add(&s->failures, 1);
+        return;
+    }
+    int64_t sum = 0;
+    int accounts = 0, fillers = 0;
+    k = str_val("acct");
+    int rc = larch_cursor_get(c, &k, &v, LARCH_SEEK);
+    for (; rc == 0 && k.size > 4 && !memcmp(k.data, "acct", 4); rc = larch_cursor_get(c, &k, &v, LARCH_NEXT)) {
+        int64_t b;
+        memcpy(&b, v.data, 8);
+        sum += b;
+        accounts++;
+    }
+    /* Fillers: large values spread over the file, read back whole. */
+    k = str_val("fill");
+    for (rc = larch_cursor_get(c, &k, &v, LARCH_SEEK); rc == 0 && fillers < 20;
+         rc = larch_cursor_get(c, &k, &v, LARCH_NEXT), fillers++) {
+        char digits[16] = { 0 };
+        memcpy(digits, (const char *)k.data + 4, k.size - 4 < 15 ? k.size - 4 : 15);
+        uint64_t id = strtoull(digits, NULL, 10);
+        if (!pattern_ok(&v, id))
+            atomic_fetch_add(&s->failures, 1);
+    }
+    if (sum != (int64_t)ACCOUNTS * START_BALANCE || accounts != ACCOUNTS) {
+        fprintf(stderr, "reader saw %d accounts summing to %lld\n", accounts, (long long)sum);
+        atomic_fetch_add(&s->failures, 1);
+    }
+    larch_cursor_close(c);
+}
+
+static void *bank_reader(void *arg) { return read_until_done(arg, bank_read, NULL); }
 
 static void bank_writer(struct shared *s)
 {
@@ -187,38 +205,33 @@ TEST(concurrency, readers_while_writer_grows_and_remaps)
  * overwritten. */
 #define RACE_KEYS 64
 
+/* All keys hold one counter, never lower than this thread saw before (*state). */
+static void race_read(struct shared *s, larch_txn *txn, void *state)
+{
+    uint64_t *last = state, first = 0;
+    for (int i = 0; i < RACE_KEYS; i++) {
+        char kb[16];
+        snprintf(kb, sizeof kb, "r%02d", i);
+        larch_val k = str_val(kb), v;
+        uint64_t x = 0;
+        if (larch_get(txn, 0, &k, &v) == 0 && v.size >= 8)
+            memcpy(&x, v.data, 8);
+        else
+            atomic_fetch_add(&s->failures, 1);
+        if (i == 0)
+            first = x;
+        else if (x != first)
+            atomic_fetch_add(&s->failures, 1);
+    }
+    if (first < *last)
+        atomic_fetch_add(&s->failures, 1);
+    *last = first;
+}
+
 static void *race_reader(void *arg)
 {
-    struct shared *s = arg;
     uint64_t last = 0;
-    while (!atomic_load(&s->done)) {
-        larch_txn *txn;
-        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
-            atomic_fetch_add(&s->failures, 1);
-            return NULL;
-        }
-        uint64_t first = 0;
-        for (int i = 0; i < RACE_KEYS; i++) {
-            char kb[16];
-            snprintf(kb, sizeof kb, "r%02d", i);
-            larch_val k = str_val(kb), v;
-            uint64_t x = 0;
-            if (larch_get(txn, 0, &k, &v) == 0 && v.size >= 8)
-                memcpy(&x, v.data, 8);
-            else
-                atomic_fetch_add(&s->failures, 1);
-            if (i == 0)
-                first = x;
-            else if (x != first)
-                atomic_fetch_add(&s->failures, 1);
-        }
-        if (first < last)
-            atomic_fetch_add(&s->failures, 1);
-        last = first;
-        larch_abort(txn);
-        atomic_fetch_add(&s->reads, 1);
-    }
-    return NULL;
+    return read_until_done(arg, race_read, &last);
 }
 
 TEST(concurrency, snapshot_pick_races_page_reuse)
@@ -282,33 +295,28 @@ static bool lz4_value_ok(const larch_val *v, int i)
 }
 
 /* Gets of LZ4 values; every value checked once the txn's last get is done. */
+static void lz4_read(struct shared *s, larch_txn *txn, void *state)
+{
+    rng_t *r = state;
+    larch_val got[60];
+    int idx[60];
+    for (int g = 0; g < 60; g++) {
+        char kb[16];
+        idx[g] = (int)rng_below(r, LZ4_KEYS);
+        snprintf(kb, sizeof kb, "k%03d", idx[g]);
+        larch_val k = str_val(kb);
+        if (larch_get(txn, s->bucket, &k, &got[g]))
+            got[g].size = 0;
+    }
+    for (int g = 0; g < 60; g++)
+        if (!lz4_value_ok(&got[g], idx[g]))
+            atomic_fetch_add(&s->failures, 1);
+}
+
 static void *lz4_reader(void *arg)
 {
-    struct shared *s = arg;
     rng_t r = { (uint64_t)(uintptr_t)&r };
-    while (!atomic_load(&s->done)) {
-        larch_txn *txn;
-        larch_val got[60];
-        int idx[60];
-        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
-            atomic_fetch_add(&s->failures, 1);
-            return NULL;
-        }
-        for (int g = 0; g < 60; g++) {
-            char kb[16];
-            idx[g] = (int)rng_below(&r, LZ4_KEYS);
-            snprintf(kb, sizeof kb, "k%03d", idx[g]);
-            larch_val k = str_val(kb);
-            if (larch_get(txn, s->bucket, &k, &got[g]))
-                got[g].size = 0;
-        }
-        for (int g = 0; g < 60; g++)
-            if (!lz4_value_ok(&got[g], idx[g]))
-                atomic_fetch_add(&s->failures, 1);
-        larch_abort(txn);
-        atomic_fetch_add(&s->reads, 1);
-    }
-    return NULL;
+    return read_until_done(arg, lz4_read, &r);
 }
 
 /*
@@ -379,37 +387,29 @@ TEST(concurrency, many_readers_at_once)
 }
 
 /* Readers list and open buckets while the writer creates and deletes them. */
-static void *bucket_reader(void *arg)
+static void bucket_read(struct shared *s, larch_txn *txn, void *state)
 {
-    struct shared *s = arg;
-    while (!atomic_load(&s->done)) {
-        larch_txn *txn;
-        if (larch_begin(s->db, LARCH_RDONLY, &txn)) {
+    (void)state;
+    char after[300] = "";
+    larch_val name;
+    while (larch_bucket_next(txn, after, &name) == 0) {
+        memcpy(after, name.data, name.size);
+        after[name.size] = 0;
+        larch_bucket b;
+        int rc = larch_bucket_open(txn, after, 0, &b);
+        if (rc) { /* it is in this snapshot's catalog: opening must work */
             atomic_fetch_add(&s->failures, 1);
-            return NULL;
+            continue;
         }
-        char after[300] = "";
-        larch_val name;
-        while (larch_bucket_next(txn, after, &name) == 0) {
-            memcpy(after, name.data, name.size);
-            after[name.size] = 0;
-            larch_bucket b;
-            int rc = larch_bucket_open(txn, after, 0, &b);
-            if (rc) { /* it is in this snapshot's catalog: opening must work */
-                atomic_fetch_add(&s->failures, 1);
-                continue;
-            }
-            larch_val k = str_val("k"), v;
-            rc = larch_get(txn, b, &k, &v);
-            /* INVALID only if a commit deleted it meanwhile (handles die with their bucket) */
-            if (rc == 0 ? v.size != strlen(after) || memcmp(v.data, after, v.size) : rc != LARCH_INVALID)
-                atomic_fetch_add(&s->failures, 1);
-        }
-        larch_abort(txn);
-        atomic_fetch_add(&s->reads, 1);
+        larch_val k = str_val("k"), v;
+        rc = larch_get(txn, b, &k, &v);
+        /* INVALID only if a commit deleted it meanwhile (handles die with their bucket) */
+        if (rc == 0 ? v.size != strlen(after) || memcmp(v.data, after, v.size) : rc != LARCH_INVALID)
+            atomic_fetch_add(&s->failures, 1);
     }
-    return NULL;
 }
+
+static void *bucket_reader(void *arg) { return read_until_done(arg, bucket_read, NULL); }
 
 TEST(concurrency, buckets_come_and_go_under_readers)
 {
