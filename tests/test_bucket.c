@@ -278,12 +278,30 @@ static size_t json_record(char *buf, size_t cap, uint64_t i)
     return n;
 }
 
+/* Put json_record(seed) under key. */
+static void put_json(larch_txn *txn, larch_bucket b, const char *key, uint64_t seed)
+{
+    char buf[2048];
+    size_t n = json_record(buf, sizeof buf, seed);
+    larch_val k = str_val(key), v = val_of(buf, n);
+    CHECK_OK(larch_put(txn, b, &k, &v, 0));
+}
+
+/* The value under key is json_record(seed). */
+static void check_json(larch_txn *txn, larch_bucket b, const char *key, uint64_t seed)
+{
+    char buf[2048];
+    size_t n = json_record(buf, sizeof buf, seed);
+    larch_val k = str_val(key), out;
+    CHECK_OK(larch_get(txn, b, &k, &out));
+    CHECK(out.size == n && !memcmp(out.data, buf, n));
+}
+
 TEST(bucket, lz4_values_round_trip)
 {
     larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket z;
-    char buf[2048];
     uint8_t rnd[3000];
     rng_t r = { 5 };
     for (size_t i = 0; i < sizeof rnd; i++)
@@ -296,9 +314,7 @@ TEST(bucket, lz4_values_round_trip)
     for (int i = 0; i < 500; i++) {
         char kb[16];
         snprintf(kb, sizeof kb, "j%04d", i);
-        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
-        larch_val k = str_val(kb), v = val_of(buf, n);
-        CHECK_OK(larch_put(txn, z, &k, &v, 0));
+        put_json(txn, z, kb, (uint64_t)i);
     }
     larch_val k = str_val("random"), v = val_of(rnd, sizeof rnd);
     CHECK_OK(larch_put(txn, z, &k, &v, 0)); /* incompressible: stored as is */
@@ -314,10 +330,7 @@ TEST(bucket, lz4_values_round_trip)
     for (int i = 0; i < 500; i++) {
         char kb[16];
         snprintf(kb, sizeof kb, "j%04d", i);
-        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
-        larch_val kk = str_val(kb), out;
-        CHECK_OK(larch_get(txn, z, &kk, &out));
-        CHECK(out.size == n && !memcmp(out.data, buf, n));
+        check_json(txn, z, kb, (uint64_t)i);
     }
     larch_val out;
     k = str_val("random");
@@ -369,7 +382,7 @@ static uint64_t load_json(const char *name, unsigned flags)
     larch_db *db = test_open_nosync(name);
     larch_txn *txn;
     larch_bucket b;
-    char buf[2048], kb[32];
+    char kb[32];
     CHECK_OK(larch_begin(db, 0, &txn));
     CHECK_OK(larch_bucket_open(txn, "docs", LARCH_CREATE | flags, &b));
     for (int i = 0; i < JSON_RECORDS; i++) {
@@ -378,9 +391,7 @@ static uint64_t load_json(const char *name, unsigned flags)
             CHECK_OK(larch_begin(db, 0, &txn));
         }
         snprintf(kb, sizeof kb, "doc:%08d", i);
-        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
-        larch_val k = str_val(kb), v = val_of(buf, n);
-        CHECK_OK(larch_put(txn, b, &k, &v, 0));
+        put_json(txn, b, kb, (uint64_t)i);
     }
     CHECK_OK(larch_commit(txn));
     larch_close(db);
@@ -395,16 +406,13 @@ TEST(bucket, lz4_gets_alternate_between_dictionaries)
     larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket b[2];
-    char buf[2048];
     CHECK_OK(larch_begin(db, 0, &txn));
     for (int j = 0; j < 2; j++) {
         CHECK_OK(larch_bucket_open(txn, j ? "y" : "x", LARCH_CREATE | LARCH_LZ4, &b[j]));
         for (int i = 0; i < 400; i++) {
             char kb[16];
             snprintf(kb, sizeof kb, "j%04d", i);
-            size_t n = json_record(buf, sizeof buf, (uint64_t)(i * 7 + j * 100003));
-            larch_val k = str_val(kb), v = val_of(buf, n);
-            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+            put_json(txn, b[j], kb, (uint64_t)(i * 7 + j * 100003));
         }
     }
     CHECK_OK(larch_commit(txn));
@@ -414,10 +422,7 @@ TEST(bucket, lz4_gets_alternate_between_dictionaries)
             int j = round ? g / 150 : g & 1, i = (g * 37) % 400;
             char kb[16];
             snprintf(kb, sizeof kb, "j%04d", i);
-            size_t n = json_record(buf, sizeof buf, (uint64_t)(i * 7 + j * 100003));
-            larch_val k = str_val(kb), out;
-            CHECK_OK(larch_get(txn, b[j], &k, &out));
-            CHECK(out.size == n && !memcmp(out.data, buf, n));
+            check_json(txn, b[j], kb, (uint64_t)(i * 7 + j * 100003));
         }
         larch_abort(txn);
     }
@@ -430,16 +435,14 @@ TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
     larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket b[3];
-    char buf[2048], kb[16];
+    char kb[16];
     CHECK_OK(larch_begin(db, 0, &txn));
     for (int j = 0; j < 3; j++) {
         static const char *const names[] = { "x", "y", "z" };
         CHECK_OK(larch_bucket_open(txn, names[j], LARCH_CREATE | LARCH_LZ4, &b[j]));
         for (int i = 0; i < 100; i++) { /* past the dictionary's 32 KiB */
             snprintf(kb, sizeof kb, "k%04d", i);
-            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
-            larch_val k = str_val(kb), v = val_of(buf, n);
-            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+            put_json(txn, b[j], kb, (uint64_t)(i + j * 1000));
         }
     }
     CHECK_OK(larch_commit(txn));
@@ -449,9 +452,7 @@ TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
         for (int g = 0; g < 300; g++) {
             int j = g % 3, i = 100 + t * 100 + g / 3;
             snprintf(kb, sizeof kb, "k%04d", i);
-            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
-            larch_val k = str_val(kb), v = val_of(buf, n);
-            CHECK_OK(larch_put(txn, b[j], &k, &v, 0));
+            put_json(txn, b[j], kb, (uint64_t)(i + j * 1000));
         }
         CHECK_OK(larch_commit(txn));
     }
@@ -462,10 +463,7 @@ TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
     for (int j = 0; j < 3; j++)
         for (int i = 0; i < 300; i++) {
             snprintf(kb, sizeof kb, "k%04d", i);
-            size_t n = json_record(buf, sizeof buf, (uint64_t)(i + j * 1000));
-            larch_val k = str_val(kb), out;
-            CHECK_OK(larch_get(txn, b[j], &k, &out));
-            CHECK(out.size == n && !memcmp(out.data, buf, n));
+            check_json(txn, b[j], kb, (uint64_t)(i + j * 1000));
         }
     struct larch_stat st;
     CHECK_OK(larch_stat(txn, b[2], &st));
@@ -474,7 +472,7 @@ TEST(bucket, lz4_puts_in_turn_index_each_dictionary_once)
     larch_close(db);
 }
 
-/* Gets every key of lz4_load's set in txn; checks each value at the end, when all are still live. */
+/* Gets keys r0000.. (json_record(i) each) in txn; checks each value at the end, when all are still live. */
 static void get_all_json(larch_txn *txn, larch_bucket b, int count)
 {
     const void *at[400];
@@ -505,14 +503,12 @@ TEST(bucket, lz4_txns_hand_their_memory_on)
     larch_db *db = test_open_nosync("a.db");
     larch_txn *txn;
     larch_bucket b;
-    char buf[2048], kb[16];
+    char kb[16];
     CHECK_OK(larch_begin(db, 0, &txn));
     CHECK_OK(larch_bucket_open(txn, "z", LARCH_CREATE | LARCH_LZ4, &b));
     for (int i = 0; i < 400; i++) { /* ~400 KiB decompressed: chunks of 64, 128, 256 KiB */
         snprintf(kb, sizeof kb, "r%04d", i);
-        size_t n = json_record(buf, sizeof buf, (uint64_t)i);
-        larch_val k = str_val(kb), v = val_of(buf, n);
-        CHECK_OK(larch_put(txn, b, &k, &v, 0));
+        put_json(txn, b, kb, (uint64_t)i);
     }
     CHECK_OK(larch_commit(txn));
 
