@@ -11,8 +11,7 @@
  * liblz4 without re-hashing it for every value) finds matches of several
  * fields or words: ~65 sequences per record (LZ4HC at level 9: ~57), half
  * the decode time, 229 bytes instead of 398, at ~2 us a record (before the
- * cut below). The chains
- * are built once per dictionary.
+ * cut below). The chains are built once per dictionary.
  *
  * The parse is greedy: at each position the longest match among the latest
  * earlier position of the value with the same 6-byte hash, up to LONG_DEPTH
