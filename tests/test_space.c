@@ -10,18 +10,24 @@
 
 #include <stdatomic.h>
 
-static void load_keys(larch_db *db, int n, size_t vlen, int per_txn)
+/* Put keys [from, to) ("key%07d") with values of vlen (<= 8192) bytes of fill in txn. */
+static void put_range(larch_txn *txn, int from, int to, size_t vlen, char fill)
 {
     char kb[32], vb[8192];
-    memset(vb, 'v', sizeof vb);
-    for (int i = 0; i < n;) {
+    memset(vb, fill, sizeof vb);
+    for (int i = from; i < to; i++) {
+        snprintf(kb, sizeof kb, "key%07d", i);
+        larch_val k = str_val(kb), v = val_of(vb, vlen);
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+}
+
+static void load_keys(larch_db *db, int n, size_t vlen, int per_txn)
+{
+    for (int i = 0; i < n; i += per_txn) {
         larch_txn *txn;
         CHECK_OK(larch_begin(db, 0, &txn));
-        for (int j = 0; j < per_txn && i < n; j++, i++) {
-            snprintf(kb, sizeof kb, "key%07d", i);
-            larch_val k = str_val(kb), v = val_of(vb, vlen);
-            CHECK_OK(larch_put(txn, 0, &k, &v, 0));
-        }
+        put_range(txn, i, MIN(i + per_txn, n), vlen, 'v');
         CHECK_OK(larch_commit(txn));
     }
 }
@@ -90,18 +96,6 @@ TEST(space, long_reader_holds_space_only_while_open)
     larch_close(db);
 }
 
-/* Overwrite keys [from, to) with values of vlen bytes in txn. */
-static void overwrite_range(larch_txn *txn, int from, int to, size_t vlen)
-{
-    char kb[32], vb[256];
-    memset(vb, 'w', sizeof vb);
-    for (int i = from; i < to; i++) {
-        snprintf(kb, sizeof kb, "key%07d", i);
-        larch_val k = str_val(kb), v = val_of(vb, vlen);
-        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
-    }
-}
-
 /*
  * A reader inside an old snapshot when a write transaction first looks for
  * free pages, gone halfway through it: the rest of the transaction reuses
@@ -116,7 +110,7 @@ TEST(space, a_reader_gone_mid_transaction_frees_its_pages_for_it)
     CHECK_OK(larch_begin(db, LARCH_RDONLY, &reader));
     for (int c = 0; c < 2; c++) { /* each copies every leaf (same sizes: no splits) */
         CHECK_OK(larch_begin(db, 0, &txn));
-        overwrite_range(txn, 0, KEYS, 100);
+        put_range(txn, 0, KEYS, 100, 'w');
         CHECK_OK(larch_commit(txn));
     }
     struct larch_stat st;
@@ -124,9 +118,9 @@ TEST(space, a_reader_gone_mid_transaction_frees_its_pages_for_it)
     CHECK_OK(larch_info(db, &before));
     CHECK_OK(larch_begin(db, 0, &txn));
     CHECK_OK(larch_stat(txn, 0, &st));
-    overwrite_range(txn, 0, KEYS / 2, 100); /* the first half while the reader lives */
+    put_range(txn, 0, KEYS / 2, 100, 'w'); /* the first half while the reader lives */
     larch_abort(reader);
-    overwrite_range(txn, KEYS / 2, KEYS, 100);
+    put_range(txn, KEYS / 2, KEYS, 100, 'w');
     CHECK_OK(larch_commit(txn));
     CHECK_OK(larch_info(db, &after));
     uint64_t grown = after.last_pgno - before.last_pgno;
