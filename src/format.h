@@ -463,6 +463,18 @@ static inline unsigned key_head(const uint8_t *k, size_t klen, unsigned pfx)
 
 LARCH_INTERNAL uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 
+/* The ways crc32c.c computes it, slowest first; crc32c() takes the last
+ * one the CPU can run. Tests hold each to the textbook CRC. */
+enum crc32c_impl {
+    CRC32C_SOFT,    /* tables, 8 bytes a step */
+    CRC32C_CHAIN,   /* the SSE4.2 crc32 instruction, one chain */
+    CRC32C_STRIPES, /* three chains joined with PCLMULQDQ */
+    CRC32C_FOLD,    /* AVX-512 VPCLMULQDQ folding */
+    CRC32C_IMPLS
+};
+LARCH_INTERNAL bool crc32c_can(enum crc32c_impl impl);
+LARCH_INTERNAL uint32_t crc32c_with(enum crc32c_impl impl, uint32_t crc, const void *data, size_t len);
+
 /*
  * The checksum a page or overflow run of 'len' bytes should carry (see
  * PAGE HEADER): a branch or leaf page's free middle is left out, which
