@@ -464,7 +464,9 @@ static inline unsigned key_head(const uint8_t *k, size_t klen, unsigned pfx)
 LARCH_INTERNAL uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 
 /* The ways crc32c.c computes it, slowest first; crc32c() takes the last
- * one the CPU can run. Tests hold each to the textbook CRC. */
+ * one the CPU can run. crc32c_with() runs the one named, which must be one
+ * crc32c_can() allows (else: an illegal instruction); tests hold each to
+ * the textbook CRC. */
 enum crc32c_impl {
     CRC32C_SOFT,    /* tables, 8 bytes a step */
     CRC32C_CHAIN,   /* the SSE4.2 crc32 instruction, one chain */
