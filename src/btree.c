@@ -40,9 +40,10 @@ static int load_child(const larch_txn *txn, const uint8_t *parent, unsigned idx,
     __builtin_prefetch(p + 64);
     __builtin_prefetch(p + 128);
     /* A writer that reaches a leaf usually copies it next (COW): its slots
-     * and its entries, not the free middle between them. */
+     * and its entries, not the free middle between them. The header is not
+     * checked yet: bounds from a damaged one stay within the page. */
     if (txn->w && type == PAGE_LEAF && page_in_map(txn, p)) {
-        uint32_t lower = pg_lower(p), upper = pg_upper(p);
+        uint32_t lower = MIN(pg_lower(p), ps), upper = pg_upper(p);
         if (lower > 192)
             prefetch_range(p + 192, lower - 192);
         if (upper < ps)
