@@ -72,14 +72,29 @@ static uint32_t crc32c_soft(uint32_t crc, const uint8_t *p, size_t len)
 static uint32_t shift_k[2 * MAX_BLOCKS + 1]; /* [i]: K for shifting over i * BLOCK bytes */
 static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
-/* x^m mod P, bit-reflected, one multiplication by x at a time (built once). */
+/*
+ * v * x^n mod P, one multiplication by x at a time, in the crc32
+ * instruction's bit-reflected form (bit 31 is x^0, so x^0 is 0x80000000).
+ * Only for constants built once.
+ */
+#define X_POW_0 0x80000000u
+
+static uint32_t times_xpow(uint32_t v, uint64_t n)
+{
+    while (n--)
+        v = (v & 1) ? (v >> 1) ^ CRC32C_POLY : v >> 1;
+    return v;
+}
+
+/* shift_k[i] = x^(8 * BLOCK * i - 33) mod P, each from the one before. */
 static void shift_k_build(void)
 {
-    uint32_t v = 0x80000000u; /* x^0 */
+    uint32_t v = X_POW_0;
     uint64_t m = 0;
     for (unsigned i = 1; i <= 2 * MAX_BLOCKS; i++) {
-        for (; m < 8ull * BLOCK * i - 33; m++)
-            v = (v & 1) ? (v >> 1) ^ CRC32C_POLY : v >> 1;
+        uint64_t target = 8ull * BLOCK * i - 33;
+        v = times_xpow(v, target - m);
+        m = target;
         shift_k[i] = v;
     }
 }
@@ -152,20 +167,11 @@ static const unsigned fold_bits[FOLD_COUNT] = { 2048, 512, 384, 256, 128 };
 static struct fold_k fold_k[FOLD_COUNT];
 static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
 
-/* x^m mod P as the crc32 instruction holds it (reflected: bit 31 is x^0). */
-static uint32_t xpow_mod(unsigned m)
-{
-    uint32_t v = 0x80000000u;
-    while (m--)
-        v = (v & 1) ? (v >> 1) ^ CRC32C_POLY : v >> 1;
-    return v;
-}
-
 static void fold_k_build(void)
 {
     for (int i = 0; i < FOLD_COUNT; i++)
-        fold_k[i] = (struct fold_k){ .hi = (uint64_t)xpow_mod(fold_bits[i] + 63) << 32,
-                                     .lo = (uint64_t)xpow_mod(fold_bits[i] - 1) << 32 };
+        fold_k[i] = (struct fold_k){ .hi = (uint64_t)times_xpow(X_POW_0, fold_bits[i] + 63) << 32,
+                                     .lo = (uint64_t)times_xpow(X_POW_0, fold_bits[i] - 1) << 32 };
 }
 
 #define FOLD_TARGET __attribute__((target("sse4.2,pclmul,avx512f,avx512vl,vpclmulqdq")))
