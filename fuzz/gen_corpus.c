@@ -96,6 +96,8 @@ static void make_one_sync_db(const char *dir, const char *name)
             snprintf(k, sizeof k, "key%03d", (i * 13 + c * 5) % 97);
             put(t, 0, k, (size_t)(i % 50 + c * 100), 'a' + c);
         }
+        if (c == 3) /* an overflow run of exactly two pages in the written list */
+            put(t, 0, "big", 2048, 'z');
         if (larch_commit(t))
             exit(1);
     }

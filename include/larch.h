@@ -459,7 +459,7 @@ typedef struct larch_check_report {
  * exactly once from the trees or the free-space records, no page past the
  * last one in use, every page's checksum, number and type, keys strictly
  * ordered in and across pages, separators bounding their children, entry
- * and page counts matching, overflow runs in range, LZ4 values
+ * and page counts matching, overflow runs in range and matching their checksums, LZ4 values
  * decompressing to their recorded length, both meta pages' checksums.
  * Never crashes on a damaged file.
  *

@@ -209,7 +209,7 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
     unsigned k = leaf_ksize(e);
     uint32_t v = leaf_vsize(e);
     bool big = leaf_flags(e) & ENTRY_BIG;
-    if (UNLIKELY(k == 0 || (uint64_t)off + hdr + k + (big ? 8 : v) > ps))
+    if (UNLIKELY(k == 0 || (uint64_t)off + hdr + k + (big ? BIG_REF_SIZE : v) > ps))
         return CORRUPT();
     if (key) {
         key->data = e + hdr;
@@ -218,7 +218,7 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
     if (val) {
         const uint8_t *data = e + hdr + k;
         if (big) {
-            int rc = page_get_overflow(txn, get64(data), v, &data);
+            int rc = page_get_overflow(txn, get64(data), v, get32(data + 8), &data);
             if (rc)
                 return rc;
         }
@@ -360,7 +360,7 @@ static int free_value(larch_txn *txn, struct tree *t, const uint8_t *leaf, unsig
     const uint8_t *data = leaf_value((uint8_t *)e);
     uint64_t raw = leaf_vsize(e);
     if (leaf_flags(e) & ENTRY_BIG)
-        rc = page_get_overflow(txn, leaf_big_pgno(e), leaf_vsize(e), &data);
+        rc = page_get_overflow(txn, leaf_big_pgno(e), leaf_vsize(e), leaf_big_checksum(e), &data);
     if (rc == 0 && (leaf_flags(e) & ENTRY_LZ4))
         rc = value_raw_length(data, leaf_vsize(e), &raw);
     if (rc)
@@ -393,18 +393,18 @@ static int build_leaf_entry(larch_txn *txn, struct tree *t, const uint8_t *key, 
     uint64_t n = overflow_pages(vlen, ps);
     uint8_t *run;
     pgno_t pgno;
-    int rc = page_alloc(txn, (unsigned)n, &run, &pgno);
+    int rc = page_alloc_run(txn, (unsigned)n, &run, &pgno);
     if (rc)
         return rc;
-    pg_set_type(run, PAGE_OVERFLOW);
-    pg_set_npages(run, (uint32_t)n);
-    memcpy(run + PAGE_HEADER_SIZE, val, vlen);
-    memset(run + PAGE_HEADER_SIZE + vlen, 0, (size_t)(n * ps) - PAGE_HEADER_SIZE - vlen);
+    memcpy(run, val, vlen);
+    memset(run + vlen, 0, (size_t)(n * ps) - vlen);
     t->overflow_pages += n;
     unsigned hdr = leaf_put_header(e, eflags | ENTRY_BIG, klen, (uint32_t)vlen);
     memcpy(e + hdr, key, klen);
     put64(e + hdr + klen, pgno);
-    *size = hdr + (unsigned)klen + 8;
+    /* Summed now, while the run is in the CPU's cache. */
+    put32(e + hdr + klen + 8, run_checksum(run, (size_t)(n * ps)));
+    *size = hdr + (unsigned)klen + BIG_REF_SIZE;
     return 0;
 }
 

@@ -284,7 +284,7 @@ LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucke
     txn->mod_seq++;
     rc = bt_free_tree(txn, t);
     if (rc == 0 && delete_bucket && t->dict_pgno) {
-        rc = page_free(txn, t->dict_pgno, (unsigned)overflow_pages(t->dict_size, txn->page_size));
+        rc = page_free(txn, t->dict_pgno, (unsigned)dict_run_pages(t->dict_size, txn->page_size));
         t->dict_pgno = 0;
         t->dict_size = 0;
     }

@@ -168,7 +168,7 @@ static void leaf_entry(struct checker *c, const struct tree *t, const uint8_t *p
     if (leaf_flags(e) & ENTRY_BIG) {
         pgno_t run = leaf_big_pgno(e);
         uint64_t n = overflow_pages(vlen, c->ps);
-        if (page_get_overflow(c->txn, run, vlen, &v) != 0) {
+        if (page_get_overflow(c->txn, run, vlen, leaf_big_checksum(e), &v) != 0) {
             problem(c, "page %llu: entry %u names a bad overflow run at page %llu", (unsigned long long)pgno, i,
                     (unsigned long long)run);
             return;
@@ -177,7 +177,9 @@ static void leaf_entry(struct checker *c, const struct tree *t, const uint8_t *p
             if (!mark(c, run + j, "overflow run", pgno))
                 return;
         tell(c, run, n, "overflow");
-        check_checksum(c, v - PAGE_HEADER_SIZE, run, n * c->ps, "overflow run");
+        if (run_checksum(v, (size_t)(n * c->ps)) != leaf_big_checksum(e))
+            problem(c, "overflow run: page %llu fails its checksum (silent damage; %llu pages, entry %u of page %llu)",
+                    (unsigned long long)run, (unsigned long long)n, i, (unsigned long long)pgno);
         c->overflow += n;
     }
     uint64_t raw = vlen;
@@ -279,9 +281,9 @@ static void check_tree(struct checker *c, const struct tree *t, enum tree_kind k
     c->branch = c->leaf = c->overflow = c->entries = c->value_bytes = c->stored_bytes = 0;
     if (t->dict_pgno) {
         const uint8_t *d = NULL;
-        uint64_t n = overflow_pages(t->dict_size, c->ps);
-        if (!(t->flags & TREE_LZ4) || page_get_overflow(c->txn, t->dict_pgno, t->dict_size, &d) != 0) {
-            problem(c, "%s: its dictionary at page %llu is not a sound overflow run", name,
+        uint64_t n = dict_run_pages(t->dict_size, c->ps);
+        if (!(t->flags & TREE_LZ4) || page_get_dict(c->txn, t->dict_pgno, t->dict_size, &d) != 0) {
+            problem(c, "%s: its dictionary at page %llu is not a sound dictionary run", name,
                     (unsigned long long)t->dict_pgno);
         } else {
             for (uint64_t j = 0; j < n; j++)

@@ -24,7 +24,7 @@ LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *
         return 0;
     if (!t->dict_size || t->dict_size > DICT_SIZE)
         return CORRUPT();
-    int rc = page_get_overflow(txn, t->dict_pgno, t->dict_size, &d->data);
+    int rc = page_get_dict(txn, t->dict_pgno, t->dict_size, &d->data);
     if (rc == 0)
         d->size = t->dict_size;
     return rc;
@@ -221,12 +221,12 @@ LARCH_INTERNAL int dict_maybe_build(larch_txn *txn, struct tree *t)
         rc = bt_step(txn, t, &path, true);
     }
     if (rc == LARCH_NOTFOUND || rc == 0) {
-        uint64_t n = overflow_pages(len, txn->page_size);
+        uint64_t n = dict_run_pages(len, txn->page_size);
         uint8_t *run;
         pgno_t pgno;
         rc = page_alloc(txn, (unsigned)n, &run, &pgno);
         if (rc == 0) {
-            pg_set_type(run, PAGE_OVERFLOW);
+            pg_set_type(run, PAGE_DICT);
             pg_set_npages(run, (uint32_t)n);
             memcpy(run + PAGE_HEADER_SIZE, dict, len);
             memset(run + PAGE_HEADER_SIZE + len, 0, (size_t)(n * txn->page_size) - PAGE_HEADER_SIZE - len);

@@ -165,20 +165,19 @@ static int add_branch(struct builder *b, int l, const uint8_t *key, size_t klen,
     return 0;
 }
 
-/* Copy the overflow run at pgno (vlen bytes) under the next page number, which it returns. */
-static int copy_run(struct builder *b, pgno_t pgno, uint32_t vlen, pgno_t *newpgno)
+/*
+ * Copy a run of len bytes starting at data under the next page number,
+ * which it returns. A dictionary run gets its header stamped anew (emit);
+ * an overflow run is copied byte for byte, so the checksum its leaf entry
+ * carries still holds, and still finds any damage it had.
+ */
+static int copy_run(struct builder *b, const uint8_t *data, size_t len, bool bare, pgno_t *newpgno)
 {
-    const uint8_t *data = NULL;
-    uint64_t n = overflow_pages(vlen, b->ps);
-    int rc = page_get_overflow(b->txn, pgno, vlen, &data);
-    if (rc)
-        return rc;
     *newpgno = b->next;
-    if (b->o->fd < 0) {
-        b->next += n;
-        return 0;
+    if (b->o->fd < 0 || bare) {
+        b->next += len / b->ps;
+        return out_write(b->o, data, len); /* nothing, with no file to write (fd < 0) */
     }
-    size_t len = (size_t)(n * b->ps);
     if (b->runcap < len) {
         uint8_t *r = realloc(b->run, len);
         if (!r)
@@ -186,8 +185,24 @@ static int copy_run(struct builder *b, pgno_t pgno, uint32_t vlen, pgno_t *newpg
         b->run = r;
         b->runcap = len;
     }
-    memcpy(b->run, data - PAGE_HEADER_SIZE, len);
+    memcpy(b->run, data, len);
     return emit(b, b->run, len);
+}
+
+static int copy_overflow_run(struct builder *b, const uint8_t *entry, pgno_t *newpgno)
+{
+    const uint8_t *data = NULL;
+    uint32_t vlen = leaf_vsize(entry);
+    int rc = page_get_overflow(b->txn, leaf_big_pgno(entry), vlen, leaf_big_checksum(entry), &data);
+    return rc ? rc : copy_run(b, data, (size_t)(overflow_pages(vlen, b->ps) * b->ps), true, newpgno);
+}
+
+static int copy_dict(struct builder *b, const struct tree *src, pgno_t *newpgno)
+{
+    const uint8_t *data = NULL;
+    int rc = page_get_dict(b->txn, src->dict_pgno, src->dict_size, &data);
+    size_t len = (size_t)(dict_run_pages(src->dict_size, b->ps) * b->ps);
+    return rc ? rc : copy_run(b, data - PAGE_HEADER_SIZE, len, false, newpgno);
 }
 
 /*
@@ -203,7 +218,7 @@ static int add_entry_raw(struct builder *b, const uint8_t *src, unsigned size, c
     memcpy(e, src, size);
     if (leaf_flags(src) & ENTRY_BIG) {
         pgno_t newpgno;
-        rc = copy_run(b, leaf_big_pgno(src), leaf_vsize(src), &newpgno);
+        rc = copy_overflow_run(b, src, &newpgno);
         if (rc)
             return rc;
         put64(e + leaf_header_size(src) + leaf_ksize(src), newpgno);
@@ -292,7 +307,7 @@ static int build_tree(struct builder *b, const struct tree *src, struct tree *ds
     b->src = src;
     int rc = 0;
     if (src->dict_pgno) /* the dictionary first: it never changes */
-        rc = copy_run(b, src->dict_pgno, src->dict_size, &dst->dict_pgno);
+        rc = copy_dict(b, src, &dst->dict_pgno);
     if (rc == 0)
         rc = bt_edge(b->txn, src, &path, false);
     while (rc == 0) {

@@ -260,7 +260,8 @@ out:
  * Whether all that a one-sync commit wrote reached the disk (format.h,
  * ONE-SYNC COMMITS): the file is as long as its meta page says, and each
  * run of the written list is there, names its page number and the
- * commit's txnid, and carries the listed checksum, which its bytes match.
+ * commit's txnid, and carries the listed checksum, which its bytes match
+ * (an overflow run, which has no header, must just match the checksum).
  * buf holds ONE_SYNC_MAX_BYTES. Returns 0, LARCH_CORRUPT when something is
  * missing (the commit did not complete), or an I/O error.
  */
@@ -276,17 +277,25 @@ static int commit_complete(int fd, uint64_t file_size, const struct meta *m, con
         pgno_t pgno = runs[i].pgno;
         if (pgno < NUM_METAS || pgno >= m->npages)
             return LARCH_CORRUPT;
-        int rc = os_pread_full(fd, buf, ps, pgno * ps, &got);
-        if (rc)
-            return rc;
-        if (got < ps || pg_pgno(buf) != pgno || pg_txnid(buf) != m->txnid || pg_checksum(buf) != runs[i].checksum)
-            return LARCH_CORRUPT;
-        uint64_t n = pg_type(buf) == PAGE_OVERFLOW ? pg_npages(buf) : 1;
+        uint64_t n = runs[i].bare_pages;
+        int rc = 0;
+        if (n == 0) { /* a page or dictionary run: its header first */
+            if ((rc = os_pread_full(fd, buf, ps, pgno * ps, &got)) != 0)
+                return rc;
+            if (got < ps || pg_pgno(buf) != pgno || pg_txnid(buf) != m->txnid || pg_checksum(buf) != runs[i].checksum)
+                return LARCH_CORRUPT;
+            n = pg_type(buf) == PAGE_DICT ? pg_npages(buf) : 1;
+        }
         if (n == 0 || n > m->npages - pgno || n * ps > budget)
             return LARCH_CORRUPT;
-        if (n > 1 && (rc = os_pread_full(fd, buf + ps, (size_t)(n - 1) * ps, (pgno + 1) * ps, &got)) != 0)
+        bool have_first = runs[i].bare_pages == 0;
+        uint64_t from = have_first ? 1 : 0;
+        if (n > from && (rc = os_pread_full(fd, buf + from * ps, (size_t)(n - from) * ps, (pgno + from) * ps, &got)) != 0)
             return rc;
-        if ((n > 1 && got < (n - 1) * ps) || page_checksum(buf, (size_t)(n * ps)) != runs[i].checksum)
+        if (n > from && got < (n - from) * ps)
+            return LARCH_CORRUPT;
+        uint32_t sum = have_first ? page_checksum(buf, (size_t)(n * ps)) : run_checksum(buf, (size_t)(n * ps));
+        if (sum != runs[i].checksum)
             return LARCH_CORRUPT;
         budget -= n * ps;
     }

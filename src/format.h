@@ -14,13 +14,13 @@
  * PAGE HEADER (the first 32 bytes of every page)
  *
  *   OFFSET SIZE DESCRIPTION
- *      0     4  checksum: CRC32C of bytes 4 .. end of the page (for an
- *               overflow run: of bytes 4 .. end of the whole run), except
+ *      0     4  checksum: CRC32C of bytes 4 .. end of the page (for a
+ *               dictionary run: of bytes 4 .. end of the whole run), except
  *               that a branch or leaf page leaves out its free middle,
  *               bytes 32 + 6 * nkeys .. upper - 1, which mean nothing: its
  *               checksum is the CRC32C of bytes 4 .. 32 + 6 * nkeys - 1
  *               followed by bytes upper .. end of the page
- *      4     1  type: 1 meta, 2 branch, 3 leaf, 4 overflow
+ *      4     1  type: 1 meta, 2 branch, 3 leaf, 4 dictionary run
  *      5     1  branch, leaf: prefix, the number of leading bytes (0..255)
  *               that every key of the page shares (not counting a branch's
  *               empty entry 0); it need not be the longest such prefix.
@@ -32,9 +32,12 @@
  *               number than the one it names is damaged
  *     16     8  txnid: the transaction that wrote the page
  *     24     4  branch, leaf: upper, the offset where the entry heap starts
- *               overflow: npages, the number of pages in the run
+ *               dictionary run: npages, the number of pages in the run
  *     28     4  branch, leaf: frag, bytes of dead space inside the heap
- *               overflow: 0
+ *               dictionary run: 0
+ *
+ *   The pages of an overflow run (below) are the one exception: they hold
+ *   a value's bytes and nothing else, no header.
  *
  * BRANCH AND LEAF PAGES (slotted pages)
  *
@@ -73,8 +76,9 @@
  *      2     2  ksize, 1 .. max key size
  *      4     4  vsize, the value's length in bytes
  *      8     k  the key
- *   then     v  the value; or, with ENTRY_BIG, 8 bytes: the first page of
- *               the overflow run holding the value
+ *   then     v  the value; or, with ENTRY_BIG, 12 bytes (BIG_REF_SIZE):
+ *               8 the first page of the overflow run holding the value,
+ *               4 the run's checksum (see OVERFLOW RUNS)
  *
  *   Branch entry (entry i leads to the subtree of keys >= key i and
  *   < key i+1; entry 0 has an empty key and stands for "everything below
@@ -101,9 +105,15 @@
  *
  * OVERFLOW RUNS
  *
- *   A run of npages contiguous pages holding one value: the header above
- *   (type 4, npages at offset 24), then the value's bytes from offset 32.
- *   npages = ceil((32 + vsize) / P).
+ *   A run of npages = ceil(vsize / P) contiguous pages holding one value:
+ *   the value's bytes from the run's first byte, then zeros to the end of
+ *   its last page. No header: the leaf entry that names the run knows its
+ *   length, and carries its checksum, the CRC32C of all npages * P bytes.
+ *   A value of a whole number of pages (4, 8, 16 KiB ...) so takes exactly
+ *   those pages, where a header would have cost it one more page (a 16 KiB
+ *   value: 5 pages, 25% more file and 25% more bytes to write). A checksum
+ *   kept in the parent also catches a run that was never written or was
+ *   written elsewhere, which one kept in the run cannot.
  *
  * META PAGES (pages 0 and 1)
  *
@@ -112,7 +122,9 @@
  *   valid one with the highest txnid; a torn or stale meta page is simply
  *   the older one. After the header (type 1, pgno 0 or 1, txnid):
  *     32     4  magic: the bytes 'L' 'R' 'C' 'H' (0x4843524c)
- *     36     4  format version: 5. Version 4 stored branch keys whole,
+ *     36     4  format version: 6. Version 5 gave overflow runs a page
+ *               header and leaf entries 8-byte references to them (the
+ *               checksum in the run), version 4 stored branch keys whole,
  *               version 3 had no written list, version 2 4-byte slots with
  *               2-byte heads, version 1 2-byte slots and no heads; files of
  *               those versions (none released) are refused
@@ -128,8 +140,13 @@
  *               below, which this commit wrote together with this meta
  *               page before a single sync (see ONE-SYNC COMMITS)
  *    220     4  reserved, 0
- *    224  12*n  the written list: per run, 8 bytes its first page number
- *               and 4 bytes its checksum (offset 0 of its first page)
+ *    224  12*n  the written list: per run,
+ *                 6 bytes its first page number,
+ *                 2 bytes 0 for a page or run with a header; for an
+ *                   overflow run (no header), its length in pages
+ *                   (at most ONE_SYNC_MAX_BYTES / P, so it fits),
+ *                 4 bytes its checksum (a header's offset 0, or the one
+ *                   the leaf entry carries for an overflow run)
  *      -     -  zero up to the end of the page; the checksum covers it
  *
  * ONE-SYNC COMMITS
@@ -141,7 +158,8 @@
  *   loss can then leave the meta page on disk without some of the pages
  *   (the disk may write in any order), so open trusts such a meta page only
  *   if every listed run is in the file, names its page number and this
- *   txnid, and carries the listed checksum, which must match its bytes.
+ *   txnid, and carries the listed checksum, which must match its bytes (an
+ *   overflow run names nothing: its bytes must match the listed checksum).
  *   Otherwise the commit never completed (it was not acknowledged: its sync
  *   did not return) and open uses the other meta page, the previous commit,
  *   whose pages this commit could not have overwritten. A writable open then
@@ -153,7 +171,7 @@
  *      8     8  entries
  *     16     8  branch pages
  *     24     8  leaf pages
- *     32     8  overflow pages
+ *     32     8  overflow pages (of overflow runs; a dictionary's not counted)
  *     40     4  depth: 0 for an empty tree, 1 for a root leaf, ...
  *     44     4  flags: bit 0 (TREE_LZ4) values are compressed when it pays
  *
@@ -172,8 +190,9 @@
  * LZ4 DICTIONARY
  *
  *   Once a TREE_LZ4 bucket holds DICT_SIZE bytes of values, its first values
- *   (up to DICT_SIZE bytes) are frozen as its dictionary: an overflow run
- *   (type 4, the dictionary's bytes from offset 32). Later values compress
+ *   (up to DICT_SIZE bytes) are frozen as its dictionary: a dictionary run
+ *   (a run of pages with the header above, type 4, npages at offset 24;
+ *   the dictionary's bytes from offset 32). Later values compress
  *   against it (ENTRY_DICT); values stored before stay readable as they
  *   are. A dictionary never changes while its bucket exists.
  *
@@ -195,8 +214,8 @@
 #include "internal.h"
 
 #define LARCH_MAGIC 0x4843524cu
-#define LARCH_FORMAT_VERSION 5u
-#define LARCH_FORMAT_VERSION_OLDEST 5u /* the oldest version read */
+#define LARCH_FORMAT_VERSION 6u
+#define LARCH_FORMAT_VERSION_OLDEST 6u /* the oldest version read */
 
 #define PAGE_HEADER_SIZE 32u
 #define MIN_PAGE_SIZE 1024u
@@ -205,7 +224,7 @@
 #define NUM_METAS 2u
 #define MAX_DEPTH 48 /* deeper than any real tree: a deeper one has a loop */
 
-enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 4 };
+enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_DICT = 4 };
 
 #define ENTRY_BIG 0x01u
 #define ENTRY_LZ4 0x02u
@@ -220,6 +239,7 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 #define BRANCH_ENTRY_HEADER 10u
 #define SLOT_SIZE 6u
 #define MAX_PREFIX 255u
+#define BIG_REF_SIZE 12u /* an ENTRY_BIG value: run page number, run checksum */
 
 #define META_MAGIC_OFF 32u
 #define META_VERSION_OFF 36u
@@ -233,6 +253,7 @@ enum page_type { PAGE_META = 1, PAGE_BRANCH = 2, PAGE_LEAF = 3, PAGE_OVERFLOW = 
 #define META_NWRITTEN_OFF 216u
 #define META_END 224u /* the fixed fields; the written list follows */
 #define META_WRITTEN_ENTRY 12u
+#define WRITTEN_PGNO_BITS 48 /* the rest of the 8 bytes: an overflow run's length */
 #define META_WRITTEN_MAX 64u /* fits the smallest page: 224 + 64 * 12 <= 1024 */
 /* The most a one-sync commit writes (runs included): what open reads back
  * to trust its meta page. */
@@ -343,6 +364,9 @@ static inline uint32_t leaf_vsize(const uint8_t *e) { return leaf_is_short(e) ? 
 static inline const uint8_t *leaf_key(const uint8_t *e) { return e + leaf_header_size(e); }
 static inline uint8_t *leaf_value(uint8_t *e) { return e + leaf_header_size(e) + leaf_ksize(e); }
 static inline pgno_t leaf_big_pgno(const uint8_t *e) { return get64(e + leaf_header_size(e) + leaf_ksize(e)); }
+static inline uint32_t leaf_big_checksum(const uint8_t *e) { return get32(e + leaf_header_size(e) + leaf_ksize(e) + 8); }
+/* The bytes a leaf entry's value part takes in the page. */
+static inline uint32_t leaf_stored_vsize(const uint8_t *e) { return (leaf_flags(e) & ENTRY_BIG) ? BIG_REF_SIZE : leaf_vsize(e); }
 
 /* The header size a leaf entry with these sizes gets: the short form where it fits. */
 static inline unsigned leaf_header_for(size_t ksize, uint64_t vsize)
@@ -372,7 +396,7 @@ static inline unsigned leaf_put_header(uint8_t *e, unsigned flags, size_t ksize,
 /* Bytes a leaf entry occupies in the heap (without its slot). */
 static inline unsigned leaf_entry_size(const uint8_t *e)
 {
-    return leaf_header_size(e) + leaf_ksize(e) + ((leaf_flags(e) & ENTRY_BIG) ? 8u : leaf_vsize(e));
+    return leaf_header_size(e) + leaf_ksize(e) + leaf_stored_vsize(e);
 }
 
 static inline pgno_t branch_child(const uint8_t *e) { return get64(e); }
@@ -401,14 +425,20 @@ static inline bool leaf_value_inline(uint32_t page_size, size_t ksize, uint64_t 
 /* The longest key a file with this page size accepts. */
 static inline unsigned max_key_size(uint32_t page_size)
 {
-    unsigned fit = max_entry_size(page_size) - SLOT_SIZE - LEAF_ENTRY_HEADER - 8;
+    unsigned fit = max_entry_size(page_size) - SLOT_SIZE - LEAF_ENTRY_HEADER - BIG_REF_SIZE;
     return fit < LARCH_MAX_KEY_SIZE ? fit : LARCH_MAX_KEY_SIZE;
 }
 
-/* Pages of an overflow run for a value of vsize bytes. */
+/* Pages of an overflow run for a value of vsize bytes (no header). */
 static inline uint64_t overflow_pages(uint64_t vsize, uint32_t page_size)
 {
-    return (PAGE_HEADER_SIZE + vsize + page_size - 1) / page_size;
+    return (vsize + page_size - 1) / page_size;
+}
+
+/* Pages of a dictionary run of size bytes (after its page header). */
+static inline uint64_t dict_run_pages(uint64_t size, uint32_t page_size)
+{
+    return (PAGE_HEADER_SIZE + size + page_size - 1) / page_size;
 }
 
 /* ---- Keys -------------------------------------------------------------- */
@@ -478,7 +508,7 @@ LARCH_INTERNAL bool crc32c_can(enum crc32c_impl impl);
 LARCH_INTERNAL uint32_t crc32c_with(enum crc32c_impl impl, uint32_t crc, const void *data, size_t len);
 
 /*
- * The checksum a page or overflow run of 'len' bytes should carry (see
+ * The checksum a page or dictionary run of 'len' bytes should carry (see
  * PAGE HEADER): a branch or leaf page's free middle is left out, which
  * spares the writer reading a third of each page it writes. A header whose
  * bounds are nonsense gets the whole page summed, and fails to match.
@@ -493,5 +523,9 @@ static inline uint32_t page_checksum(const uint8_t *p, size_t len)
     }
     return crc32c(0, p + 4, len - 4);
 }
+
+/* The checksum an overflow run of 'len' bytes (whole pages) should match:
+ * all of its bytes, kept in the leaf entry that names it. */
+static inline uint32_t run_checksum(const uint8_t *run, size_t len) { return crc32c(0, run, len); }
 
 #endif /* LARCH_FORMAT_H */

@@ -45,7 +45,8 @@ LARCH_INTERNAL void meta_encode(const struct meta *m, const struct written_run *
     put32(p + META_NWRITTEN_OFF, m->nwritten);
     for (unsigned i = 0; i < m->nwritten; i++) {
         uint8_t *e = p + META_END + META_WRITTEN_ENTRY * i;
-        put64(e, runs[i].pgno);
+        assert(runs[i].pgno >> WRITTEN_PGNO_BITS == 0 && runs[i].bare_pages >> (64 - WRITTEN_PGNO_BITS) == 0);
+        put64(e, runs[i].pgno | (uint64_t)runs[i].bare_pages << WRITTEN_PGNO_BITS);
         put32(e + 8, runs[i].checksum);
     }
     put32(p, page_checksum(p, m->page_size));
@@ -54,7 +55,10 @@ LARCH_INTERNAL void meta_encode(const struct meta *m, const struct written_run *
 LARCH_INTERNAL struct written_run meta_written_run(const uint8_t *p, unsigned i)
 {
     const uint8_t *e = p + META_END + META_WRITTEN_ENTRY * i;
-    return (struct written_run){ .pgno = get64(e), .checksum = get32(e + 8) };
+    uint64_t v = get64(e);
+    return (struct written_run){ .pgno = v & ((1ull << WRITTEN_PGNO_BITS) - 1),
+                                 .bare_pages = (uint32_t)(v >> WRITTEN_PGNO_BITS),
+                                 .checksum = get32(e + 8) };
 }
 
 static bool valid_page_size(uint32_t ps)

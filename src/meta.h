@@ -45,6 +45,7 @@ struct meta {
 /* One entry of a meta page's written list. */
 struct written_run {
     pgno_t pgno;
+    uint32_t bare_pages; /* an overflow run's length; 0: a page or run with a header */
     uint32_t checksum;
 };
 

@@ -269,7 +269,7 @@ static inline int validate_entries(const uint8_t *p, uint32_t ps, bool leaf, uin
             if (off + hs > ps)
                 return CORRUPT();
             k = leaf_ksize(e);
-            size = hs + (uint64_t)k + ((leaf_flags(e) & ENTRY_BIG) ? 8 : leaf_vsize(e));
+            size = hs + (uint64_t)k + leaf_stored_vsize(e);
         } else {
             hs = BRANCH_ENTRY_HEADER;
             k = branch_ksize(e);

@@ -142,7 +142,7 @@ static void dirty_place(struct dirty_page *tab, size_t cap, struct dirty_page d)
     tab[i] = d;
 }
 
-static int dirty_insert(struct wstate *w, pgno_t pgno, uint8_t *buf, uint32_t npages)
+static int dirty_insert(struct wstate *w, pgno_t pgno, uint8_t *buf, uint32_t npages, bool bare)
 {
     if ((w->ndirty + 1) * 2 > w->dirty_cap) {
         size_t cap = w->dirty_cap * 2;
@@ -156,7 +156,7 @@ static int dirty_insert(struct wstate *w, pgno_t pgno, uint8_t *buf, uint32_t np
         w->dirty = tab;
         w->dirty_cap = cap;
     }
-    dirty_place(w->dirty, w->dirty_cap, (struct dirty_page){ pgno, buf, npages });
+    dirty_place(w->dirty, w->dirty_cap, (struct dirty_page){ .pgno = pgno, .buf = buf, .npages = npages, .bare = bare });
     w->ndirty++;
     return 0;
 }
@@ -184,25 +184,42 @@ static struct dirty_page dirty_remove(struct wstate *w, pgno_t pgno)
 
 /* ---- Reading ------------------------------------------------------------ */
 
-LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, const uint8_t **data)
+LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, uint32_t checksum,
+                                     const uint8_t **data)
 {
     uint64_t n = overflow_pages(vsize, txn->page_size);
     const uint8_t *p = NULL;
-    if (UNLIKELY(pgno > txn->meta.npages || n > txn->meta.npages - pgno))
+    if (UNLIKELY(pgno < NUM_METAS || pgno > txn->meta.npages || n > txn->meta.npages - pgno))
         return CORRUPT();
-    if (!txn->w) {
+    if (txn->w)
+        p = dirty_find(txn->w, pgno);
+    if (!p) {
         if (UNLIKELY(((pgno + n) << txn->page_shift) > txn->map_size))
             return CORRUPT();
-        /* A reader of a big value reads its last bytes too, and the header
-         * check below is a miss of its own: ask for both lines at once
-         * (bigvalues-read +2%). Into a part of the map not yet faulted in,
-         * the prefetch is simply dropped. */
-        __builtin_prefetch(txn->map + (pgno << txn->page_shift) + PAGE_HEADER_SIZE + vsize - (vsize > 0));
+        p = txn->map + (pgno << txn->page_shift);
+        if (UNLIKELY(txn->verified != NULL) && pgno < txn->verified_pages &&
+            !(txn->verified[pgno >> 3] & (1u << (pgno & 7)))) {
+            if (run_checksum(p, (size_t)(n << txn->page_shift)) != checksum)
+                return CORRUPT();
+            txn->verified[pgno >> 3] |= (uint8_t)(1u << (pgno & 7)); /* the txn's own bitmap */
+        }
     }
+    *data = p;
+    return 0;
+}
+
+LARCH_INTERNAL int page_get_dict(const larch_txn *txn, pgno_t pgno, uint32_t size, const uint8_t **data)
+{
+    uint64_t n = dict_run_pages(size, txn->page_size);
+    const uint8_t *p = NULL;
+    if (UNLIKELY(pgno > txn->meta.npages || n > txn->meta.npages - pgno))
+        return CORRUPT();
+    if (UNLIKELY(!txn->w && ((pgno + n) << txn->page_shift) > txn->map_size))
+        return CORRUPT();
     int rc = page_get(txn, pgno, &p);
     if (rc)
         return rc;
-    if (UNLIKELY(pg_type(p) != PAGE_OVERFLOW || pg_npages(p) != n))
+    if (UNLIKELY(pg_type(p) != PAGE_DICT || pg_npages(p) != n))
         return CORRUPT();
     *data = p + PAGE_HEADER_SIZE;
     return 0;
@@ -212,7 +229,7 @@ LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t 
 {
     if (txn->w && dirty_find(txn->w, pgno))
         return 0; /* this transaction's own page: its checksum comes at commit */
-    uint64_t n = pg_type(p) == PAGE_OVERFLOW ? pg_npages(p) : 1;
+    uint64_t n = pg_type(p) == PAGE_DICT ? pg_npages(p) : 1;
     if (n == 0 || n > txn->meta.npages - pgno || ((pgno + n) << txn->page_shift) > txn->map_size)
         return CORRUPT();
     if (pg_checksum(p) != page_checksum(p, (size_t)(n << txn->page_shift)))
@@ -359,7 +376,7 @@ static int find_pages(larch_txn *txn, unsigned npages, pgno_t *pgno)
     }
 }
 
-LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno)
+static int alloc_pages(larch_txn *txn, unsigned npages, bool bare, uint8_t **buf, pgno_t *pgno)
 {
     struct wstate *w = txn->w;
     size_t bytes = (size_t)npages << txn->page_shift;
@@ -371,15 +388,28 @@ LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pg
         return ENOMEM;
     int rc = find_pages(txn, npages, pgno);
     if (rc == 0)
-        rc = dirty_insert(w, *pgno, b, npages);
+        rc = dirty_insert(w, *pgno, b, npages, bare);
     if (rc) {
         release_buffer(w, b, npages);
         return rc;
     }
-    memset(b, 0, PAGE_HEADER_SIZE);
-    pg_set_pgno(b, *pgno);
     *buf = b;
     return 0;
+}
+
+LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno)
+{
+    int rc = alloc_pages(txn, npages, false, buf, pgno);
+    if (rc == 0) {
+        memset(*buf, 0, PAGE_HEADER_SIZE);
+        pg_set_pgno(*buf, *pgno);
+    }
+    return rc;
+}
+
+LARCH_INTERNAL int page_alloc_run(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno)
+{
+    return alloc_pages(txn, npages, true, buf, pgno);
 }
 
 /*
@@ -624,11 +654,22 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
             prefetch_range(list[i + 1].buf, txn->page_size);
         for (uint32_t k = 0; k < list[i].npages; k++)
             own_forget(w, list[i].pgno + k);
-        pg_set_txnid(list[i].buf, txnid);
-        uint32_t sum = page_checksum(list[i].buf, len);
-        put32(list[i].buf, sum);
-        if (i < META_WRITTEN_MAX)
-            w->written[i] = (struct written_run){ .pgno = list[i].pgno, .checksum = sum };
+        bool listed = i < META_WRITTEN_MAX && w->written_bytes + len <= ONE_SYNC_MAX_BYTES;
+        if (list[i].bare) {
+            /* An overflow run carries no header; its checksum is in its
+             * leaf entry, and summed again here only for a commit small
+             * enough to list it (see ONE-SYNC COMMITS). */
+            if (listed)
+                w->written[i] = (struct written_run){ .pgno = list[i].pgno,
+                                                      .bare_pages = list[i].npages,
+                                                      .checksum = run_checksum(list[i].buf, len) };
+        } else {
+            pg_set_txnid(list[i].buf, txnid);
+            uint32_t sum = page_checksum(list[i].buf, len);
+            put32(list[i].buf, sum);
+            if (listed)
+                w->written[i] = (struct written_run){ .pgno = list[i].pgno, .checksum = sum };
+        }
         w->written_bytes += len;
     }
     w->nwritten = n;
@@ -661,7 +702,7 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
         i++;
     }
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (pg_type(list[i].buf) == PAGE_LEAF || pg_type(list[i].buf) == PAGE_BRANCH)
+        if (!list[i].bare && (pg_type(list[i].buf) == PAGE_LEAF || pg_type(list[i].buf) == PAGE_BRANCH))
             own_mark(w, list[i].pgno);
     free(list);
     return rc;

@@ -19,7 +19,8 @@
 struct dirty_page {
     pgno_t pgno; /* 0: empty hash slot */
     uint8_t *buf;
-    uint32_t npages;
+    uint32_t npages : 31;
+    uint32_t bare : 1; /* an overflow run: the value's bytes, no header */
 };
 
 struct pglist {
@@ -138,11 +139,24 @@ static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **ou
     return 0;
 }
 
-/* The overflow run at pgno holding vsize bytes: checked, and its value bytes. */
-LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, const uint8_t **data);
+/*
+ * The overflow run at pgno holding vsize bytes, as this transaction sees
+ * it: inside the snapshot and the map. A run has no header to check; with
+ * LARCH_VERIFY its bytes must match checksum (the leaf entry's). Returns
+ * 0 or LARCH_CORRUPT.
+ */
+LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, uint32_t checksum,
+                                     const uint8_t **data);
 
-/* A new run of npages pages, zeroed header, in this transaction's dirty set. */
+/* The dictionary run at pgno holding size bytes: checked, and its bytes. */
+LARCH_INTERNAL int page_get_dict(const larch_txn *txn, pgno_t pgno, uint32_t size, const uint8_t **data);
+
+/* A new page or run of npages pages, zeroed header, in this transaction's dirty set. */
 LARCH_INTERNAL int page_alloc(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno);
+
+/* A new overflow run of npages pages (no header, not zeroed: the caller
+ * fills all of it), in this transaction's dirty set. */
+LARCH_INTERNAL int page_alloc_run(larch_txn *txn, unsigned npages, uint8_t **buf, pgno_t *pgno);
 
 /*
  * A writable version of page pgno: the page itself if this transaction

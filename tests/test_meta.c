@@ -321,6 +321,72 @@ TEST(meta, one_sync_commit_with_a_lost_page_opens_the_commit_before)
     free(img2);
 }
 
+/*
+ * An overflow run has no header: a one-sync commit lists it by its length
+ * and the checksum its leaf entry carries, and open checks its bytes
+ * against that. A value of exactly three pages takes three pages. Each
+ * way of losing part of it (the whole run, its last page, one sector in
+ * its middle page) opens the commit before.
+ */
+TEST(meta, one_sync_commit_with_a_lost_overflow_run_opens_the_commit_before)
+{
+    const char *a = test_path("a.db"), *p = test_path("crashed.db");
+    larch_db *db;
+    size_t len1, len2;
+    CHECK_OK(larch_open(a, NULL, &db));
+    put_many(db, "base", 200, 20);
+    put_commit(db, "k", "first");
+    uint8_t *img1 = file_image(a, &len1);
+    uint8_t big[3 * 4096];
+    rng_t rng = { 7 };
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(rng_next(&rng) | 1); /* never the zeros of a page not yet written */
+    larch_txn *txn;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    larch_val k = str_val("k"), v = str_val("second"), bk = str_val("big"), bv = val_of(big, sizeof big);
+    CHECK_OK(larch_put(txn, 0, &bk, &bv, 0));
+    CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+    struct larch_stat st;
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK_OK(larch_stat(txn, 0, &st));
+    larch_abort(txn);
+    CHECK_MSG(st.overflow_pages == 3, "a 12 KiB value took %llu pages", (unsigned long long)st.overflow_pages);
+    uint8_t *img2 = file_image(a, &len2);
+    larch_close(db);
+    const uint8_t *mp;
+    struct meta m = image_newest_meta(img2, len2, &mp);
+    struct written_run run = { 0 };
+    for (unsigned i = 0; i < m.nwritten; i++)
+        if (meta_written_run(mp, i).bare_pages)
+            run = meta_written_run(mp, i);
+    CHECK_MSG(run.bare_pages == 3 && run.checksum == run_checksum(img2 + run.pgno * 4096, sizeof big),
+              "listed: page %llu, %u pages", (unsigned long long)run.pgno, run.bare_pages);
+    CHECK(memcmp(img2 + run.pgno * 4096, big, sizeof big) == 0);
+
+    file_write(p, img2, len2);
+    open_image(p, LARCH_RDONLY, "second", 0);
+    uint8_t *img = malloc(len2);
+    static const struct { size_t from, len; const char *what; } lose[] = {
+        { 0, 3 * 4096, "the whole run" }, { 2 * 4096, 4096, "its last page" }, { 4096 + 1024, 512, "a sector" } };
+    for (size_t i = 0; i < sizeof lose / sizeof lose[0]; i++) {
+        size_t off = (size_t)run.pgno * 4096 + lose[i].from;
+        memcpy(img, img2, len2);
+        if (off + lose[i].len <= len1)
+            memcpy(img + off, img1 + off, lose[i].len);
+        else
+            memset(img + off, 0, lose[i].len);
+        file_write(p, img, len2);
+        printf("    lost %s\n", lose[i].what);
+        open_image(p, LARCH_RDONLY, "first", m.txnid);
+        open_image(p, 0, "first", m.txnid);
+        open_image(p, 0, "first", 0);
+    }
+    free(img);
+    free(img1);
+    free(img2);
+}
+
 /* A one-sync commit grew the file, and the new size did not reach the disk. */
 TEST(meta, one_sync_commit_whose_file_growth_was_lost_opens_the_commit_before)
 {

@@ -328,8 +328,8 @@ static int raw_open(const char *path, struct rawfile *f)
 
 static const char *type_name(unsigned t)
 {
-    static const char *names[] = { "?", "meta", "branch", "leaf", "overflow" };
-    return t <= PAGE_OVERFLOW ? names[t] : "?";
+    static const char *names[] = { "?", "meta", "branch", "leaf", "dict" };
+    return t <= PAGE_DICT ? names[t] : "?";
 }
 
 struct page_map {
@@ -341,7 +341,7 @@ static void map_page(void *ctx, pgno_t pgno, uint64_t n, const char *role, const
 {
     struct page_map *m = ctx;
     for (uint64_t i = 0; i < n && pgno + i < m->n; i++) {
-        m->role[pgno + i] = i ? "(overflow run)" : role;
+        m->role[pgno + i] = i ? "(run)" : role;
         m->tree[pgno + i] = tree;
     }
 }
@@ -381,7 +381,7 @@ int cmd_pages(struct opts *o)
         if (pread(f.fd, p, PAGE_HEADER_SIZE, (off_t)(n * f.ps)) != (ssize_t)PAGE_HEADER_SIZE)
             break;
         const char *role = n < NUM_METAS ? "meta" : m.role[n] ? m.role[n] : n >= in_use ? "unused" : "lost";
-        if (m.role[n] && !strcmp(m.role[n], "(overflow run)"))
+        if (m.role[n] && !strcmp(m.role[n], "(run)"))
             continue; /* shown with its first page */
         if (!strcmp(role, "unused")) {
             printf("%-10llu ...        unused       (past the last page in use: %llu more)\n",
@@ -389,7 +389,15 @@ int cmd_pages(struct opts *o)
             break;
         }
         char entries[48];
-        if (pg_type(p) == PAGE_OVERFLOW)
+        if (!strcmp(role, "overflow")) { /* a value's bytes, no header */
+            uint64_t len = 1;
+            while (n + len < npages && m.role[n + len] && !strcmp(m.role[n + len], "(run)"))
+                len++;
+            printf("%-10llu %-10s %-12s %-26.26s %llu pages\n", (unsigned long long)n, "-", role,
+                   m.tree[n] ? m.tree[n] : "", (unsigned long long)len);
+            continue;
+        }
+        if (pg_type(p) == PAGE_DICT)
             snprintf(entries, sizeof entries, "%u pages, txn %llu", pg_npages(p), (unsigned long long)pg_txnid(p));
         else
             snprintf(entries, sizeof entries, "%u, txn %llu", pg_nkeys(p), (unsigned long long)pg_txnid(p));
@@ -439,13 +447,13 @@ int cmd_page(struct opts *o)
     }
     unsigned type = pg_type(p);
     size_t len = f.ps;
-    if (type == PAGE_OVERFLOW && pg_npages(p) > 1 && (n + pg_npages(p)) * (uint64_t)f.ps <= f.size) {
+    if (type == PAGE_DICT && pg_npages(p) > 1 && (n + pg_npages(p)) * (uint64_t)f.ps <= f.size) {
         len = (size_t)pg_npages(p) * f.ps;
         p = realloc(p, len);
         if (pread(f.fd, p, len, (off_t)(n * f.ps)) != (ssize_t)len)
             len = f.ps;
     }
-    uint32_t sum = page_checksum(p, type == PAGE_OVERFLOW ? len : f.ps);
+    uint32_t sum = page_checksum(p, type == PAGE_DICT ? len : f.ps);
     printf("page %llu of %s (page size %u)\n", n, file, f.ps);
     printf("  type: %u (%s)\n  checksum: %08x (%s)\n  page number: %llu%s\n  written by txn: %llu\n", type,
            type_name(type), pg_checksum(p), sum == pg_checksum(p) ? "ok" : "WRONG: damaged",
@@ -466,10 +474,14 @@ int cmd_page(struct opts *o)
             printf("  written list: %u runs (a one-sync commit)%s\n", nw, nw > META_WRITTEN_MAX ? ": too many, damaged" : "");
         for (uint32_t i = 0; i < nw && i < META_WRITTEN_MAX && META_END + (i + 1) * META_WRITTEN_ENTRY <= f.ps; i++) {
             const uint8_t *e = p + META_END + i * META_WRITTEN_ENTRY;
-            printf("    page %llu, checksum %08x\n", (unsigned long long)get64(e), get32(e + 8));
+            uint64_t v = get64(e), bare = v >> WRITTEN_PGNO_BITS;
+            printf("    page %llu, checksum %08x", (unsigned long long)(v & ((1ull << WRITTEN_PGNO_BITS) - 1)), get32(e + 8));
+            if (bare)
+                printf(", an overflow run of %llu pages", (unsigned long long)bare);
+            putchar('\n');
         }
-    } else if (type == PAGE_OVERFLOW) {
-        printf("  run of %u pages (%zu bytes of value room)\n", pg_npages(p), (size_t)pg_npages(p) * f.ps - PAGE_HEADER_SIZE);
+    } else if (type == PAGE_DICT) {
+        printf("  dictionary run of %u pages (%zu bytes of room)\n", pg_npages(p), (size_t)pg_npages(p) * f.ps - PAGE_HEADER_SIZE);
     } else if (type == PAGE_BRANCH || type == PAGE_LEAF) {
         unsigned nk = pg_nkeys(p);
         printf("  entries: %u\n  heap starts at: %u, dead bytes: %u\n", nk, pg_upper(p), pg_frag(p));
@@ -500,8 +512,9 @@ int cmd_page(struct opts *o)
             if (leaf_flags(e) & ENTRY_LZ4)
                 printf(" LZ4%s", (leaf_flags(e) & ENTRY_DICT) ? "+dict" : "");
             if (leaf_flags(e) & ENTRY_BIG) {
-                if (pg_slot(p, i) + leaf_header_size(e) + kl + 8 <= f.ps)
-                    printf(" in overflow run at page %llu", (unsigned long long)leaf_big_pgno(e));
+                if (pg_slot(p, i) + leaf_header_size(e) + kl + BIG_REF_SIZE <= f.ps)
+                    printf(" in overflow run at page %llu, checksum %08x", (unsigned long long)leaf_big_pgno(e),
+                           leaf_big_checksum(e));
             } else if (!(leaf_flags(e) & ENTRY_LZ4) && pg_slot(p, i) + leaf_header_size(e) + kl + leaf_vsize(e) <= f.ps) {
                 printf(": ");
                 show_bytes(e + leaf_header_size(e) + kl, leaf_vsize(e), 40);
@@ -509,7 +522,8 @@ int cmd_page(struct opts *o)
             putchar('\n');
         }
     } else {
-        printf("  not a page larch wrote (free, unused or damaged)\n");
+        printf("  not a page with a header: free, unused, damaged, or part of an overflow run (a value's\n"
+               "  bytes, no header: `dbutil pages` tells which)\n");
     }
 out:
     free(p);
