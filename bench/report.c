@@ -115,7 +115,7 @@ void bench_print_table(const struct bench_results *r, const char *machine)
         for (int e = 0; e < r->nengines; e++)
             printf(" %11s", megabytes(cell_bytes(&row->cell[e]), a, sizeof a));
         if (ratio && cell_bytes(&row->cell[lx]) && cell_bytes(&row->cell[lm]))
-            printf(" %9.2fx", (double)cell_bytes(&row->cell[lx]) / (double)cell_bytes(&row->cell[lm]));
+            printf(" %9.3fx", (double)cell_bytes(&row->cell[lx]) / (double)cell_bytes(&row->cell[lm])); /* 3 places: "no larger" */
         printf("\n");
     }
 
