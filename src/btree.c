@@ -209,7 +209,7 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
     unsigned k = leaf_ksize(e);
     uint32_t v = leaf_vsize(e);
     bool big = leaf_flags(e) & ENTRY_BIG;
-    if (UNLIKELY(k == 0 || (uint64_t)off + hdr + k + (big ? BIG_REF_SIZE : v) > ps))
+    if (UNLIKELY(k == 0 || (uint64_t)off + hdr + k + leaf_stored_vsize(e) > ps))
         return CORRUPT();
     if (key) {
         key->data = e + hdr;
@@ -218,7 +218,7 @@ LARCH_INTERNAL int bt_read_entry(larch_txn *txn, const struct tree *t, const uin
     if (val) {
         const uint8_t *data = e + hdr + k;
         if (big) {
-            int rc = page_get_overflow(txn, get64(data), v, get32(data + 8), &data);
+            int rc = page_get_overflow(txn, leaf_big_pgno(e), v, leaf_big_checksum(e), &data);
             if (rc)
                 return rc;
         }

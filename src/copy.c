@@ -165,18 +165,18 @@ static int add_branch(struct builder *b, int l, const uint8_t *key, size_t klen,
     return 0;
 }
 
-/*
- * Copy a run of len bytes starting at data under the next page number,
- * which it returns. A dictionary run gets its header stamped anew (emit);
- * an overflow run is copied byte for byte, so the checksum its leaf entry
- * carries still holds, and still finds any damage it had.
- */
-static int copy_run(struct builder *b, const uint8_t *data, size_t len, bool bare, pgno_t *newpgno)
+/* Copy the dictionary of src under the next page number, which it returns; emit stamps its header anew. */
+static int copy_dict(struct builder *b, const struct tree *src, pgno_t *newpgno)
 {
+    const uint8_t *data = NULL;
+    int rc = page_get_dict(b->txn, src->dict_pgno, src->dict_size, &data);
+    if (rc)
+        return rc;
+    size_t len = (size_t)(dict_run_pages(src->dict_size, b->ps) * b->ps);
     *newpgno = b->next;
-    if (b->o->fd < 0 || bare) {
+    if (b->o->fd < 0) {
         b->next += len / b->ps;
-        return out_write(b->o, data, len); /* nothing, with no file to write (fd < 0) */
+        return 0;
     }
     if (b->runcap < len) {
         uint8_t *r = realloc(b->run, len);
@@ -185,24 +185,25 @@ static int copy_run(struct builder *b, const uint8_t *data, size_t len, bool bar
         b->run = r;
         b->runcap = len;
     }
-    memcpy(b->run, data, len);
+    memcpy(b->run, data - PAGE_HEADER_SIZE, len);
     return emit(b, b->run, len);
 }
 
+/*
+ * Copy the overflow run a leaf entry names under the next page number,
+ * which it returns: byte for byte, so the checksum the entry carries still
+ * holds, and still finds any damage the run had.
+ */
 static int copy_overflow_run(struct builder *b, const uint8_t *entry, pgno_t *newpgno)
 {
     const uint8_t *data = NULL;
-    uint32_t vlen = leaf_vsize(entry);
-    int rc = page_get_overflow(b->txn, leaf_big_pgno(entry), vlen, leaf_big_checksum(entry), &data);
-    return rc ? rc : copy_run(b, data, (size_t)(overflow_pages(vlen, b->ps) * b->ps), true, newpgno);
-}
-
-static int copy_dict(struct builder *b, const struct tree *src, pgno_t *newpgno)
-{
-    const uint8_t *data = NULL;
-    int rc = page_get_dict(b->txn, src->dict_pgno, src->dict_size, &data);
-    size_t len = (size_t)(dict_run_pages(src->dict_size, b->ps) * b->ps);
-    return rc ? rc : copy_run(b, data - PAGE_HEADER_SIZE, len, false, newpgno);
+    uint64_t n = overflow_pages(leaf_vsize(entry), b->ps);
+    int rc = page_get_overflow(b->txn, leaf_big_pgno(entry), leaf_vsize(entry), leaf_big_checksum(entry), &data);
+    if (rc)
+        return rc;
+    *newpgno = b->next;
+    b->next += n;
+    return out_write(b->o, data, (size_t)(n * b->ps)); /* nothing, with no file to write (fd < 0) */
 }
 
 /*

@@ -277,9 +277,10 @@ static int commit_complete(int fd, uint64_t file_size, const struct meta *m, con
         pgno_t pgno = runs[i].pgno;
         if (pgno < NUM_METAS || pgno >= m->npages)
             return LARCH_CORRUPT;
+        bool headed = runs[i].bare_pages == 0; /* a page or dictionary run, not an overflow run */
         uint64_t n = runs[i].bare_pages;
         int rc = 0;
-        if (n == 0) { /* a page or dictionary run: its header first */
+        if (headed) { /* its header first */
             if ((rc = os_pread_full(fd, buf, ps, pgno * ps, &got)) != 0)
                 return rc;
             if (got < ps || pg_pgno(buf) != pgno || pg_txnid(buf) != m->txnid || pg_checksum(buf) != runs[i].checksum)
@@ -288,13 +289,12 @@ static int commit_complete(int fd, uint64_t file_size, const struct meta *m, con
         }
         if (n == 0 || n > m->npages - pgno || n * ps > budget)
             return LARCH_CORRUPT;
-        bool have_first = runs[i].bare_pages == 0;
-        uint64_t from = have_first ? 1 : 0;
+        uint64_t from = headed ? 1 : 0; /* pages in buf already */
         if (n > from && (rc = os_pread_full(fd, buf + from * ps, (size_t)(n - from) * ps, (pgno + from) * ps, &got)) != 0)
             return rc;
         if (n > from && got < (n - from) * ps)
             return LARCH_CORRUPT;
-        uint32_t sum = have_first ? page_checksum(buf, (size_t)(n * ps)) : run_checksum(buf, (size_t)(n * ps));
+        uint32_t sum = headed ? page_checksum(buf, (size_t)(n * ps)) : run_checksum(buf, (size_t)(n * ps));
         if (sum != runs[i].checksum)
             return LARCH_CORRUPT;
         budget -= n * ps;

@@ -197,11 +197,10 @@ LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t
         if (UNLIKELY(((pgno + n) << txn->page_shift) > txn->map_size))
             return CORRUPT();
         p = txn->map + (pgno << txn->page_shift);
-        if (UNLIKELY(txn->verified != NULL) && pgno < txn->verified_pages &&
-            !(txn->verified[pgno >> 3] & (1u << (pgno & 7)))) {
+        if (UNLIKELY(page_unverified(txn, pgno))) {
             if (run_checksum(p, (size_t)(n << txn->page_shift)) != checksum)
                 return CORRUPT();
-            txn->verified[pgno >> 3] |= (uint8_t)(1u << (pgno & 7)); /* the txn's own bitmap */
+            page_mark_verified(txn, pgno);
         }
     }
     *data = p;
@@ -234,7 +233,7 @@ LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t 
         return CORRUPT();
     if (pg_checksum(p) != page_checksum(p, (size_t)(n << txn->page_shift)))
         return CORRUPT();
-    txn->verified[pgno >> 3] |= (uint8_t)(1u << (pgno & 7)); /* the txn's own bitmap */
+    page_mark_verified(txn, pgno);
     return 0;
 }
 

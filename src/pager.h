@@ -107,6 +107,18 @@ static inline bool page_in_map(const larch_txn *txn, const uint8_t *p)
     return a >= base && a - base < txn->map_size;
 }
 
+/* With LARCH_VERIFY: whether page (or run) pgno still waits for this
+ * transaction to check its checksum, and marking it checked. */
+static inline bool page_unverified(const larch_txn *txn, pgno_t pgno)
+{
+    return txn->verified != NULL && pgno < txn->verified_pages && !(txn->verified[pgno >> 3] & (1u << (pgno & 7)));
+}
+
+static inline void page_mark_verified(const larch_txn *txn, pgno_t pgno)
+{
+    txn->verified[pgno >> 3] |= (uint8_t)(1u << (pgno & 7)); /* the txn's own bitmap */
+}
+
 /*
  * Page pgno as this transaction sees it, checked: inside the snapshot and
  * naming itself (and, with LARCH_VERIFY, its checksum). Returns 0 or
@@ -129,8 +141,7 @@ static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **ou
     }
     if (UNLIKELY(pg_pgno(p) != pgno))
         return CORRUPT();
-    if (UNLIKELY(txn->verified != NULL) && pgno < txn->verified_pages &&
-        !(txn->verified[pgno >> 3] & (1u << (pgno & 7)))) {
+    if (UNLIKELY(page_unverified(txn, pgno))) {
         int rc = page_verify(txn, pgno, p);
         if (rc)
             return rc;

@@ -473,11 +473,10 @@ int cmd_page(struct opts *o)
         else
             printf("  written list: %u runs (a one-sync commit)%s\n", nw, nw > META_WRITTEN_MAX ? ": too many, damaged" : "");
         for (uint32_t i = 0; i < nw && i < META_WRITTEN_MAX && META_END + (i + 1) * META_WRITTEN_ENTRY <= f.ps; i++) {
-            const uint8_t *e = p + META_END + i * META_WRITTEN_ENTRY;
-            uint64_t v = get64(e), bare = v >> WRITTEN_PGNO_BITS;
-            printf("    page %llu, checksum %08x", (unsigned long long)(v & ((1ull << WRITTEN_PGNO_BITS) - 1)), get32(e + 8));
-            if (bare)
-                printf(", an overflow run of %llu pages", (unsigned long long)bare);
+            struct written_run w = meta_written_run(p, i);
+            printf("    page %llu, checksum %08x", (unsigned long long)w.pgno, w.checksum);
+            if (w.bare_pages)
+                printf(", an overflow run of %u pages", w.bare_pages);
             putchar('\n');
         }
     } else if (type == PAGE_DICT) {
