@@ -11,6 +11,7 @@
 #include "btree.h"
 #include "bucket.h"
 #include "compress.h"
+#include "freelist.h"
 #include "node.h"
 
 #include <stdarg.h>
@@ -141,6 +142,8 @@ static void free_record(struct checker *c, pgno_t pgno, const larch_val *k, cons
         problem(c, "free tree: page %llu holds a malformed record", (unsigned long long)pgno);
         return;
     }
+    if (freelist_is_reclaimed(c->txn, k->data))
+        return; /* its pages are in this write transaction's hands: counted below */
     for (size_t i = 0; i < vlen / 8; i++) {
         pgno_t p = get64(v + 8 * i);
         if (p && mark(c, p, "free record", pgno)) {

@@ -108,6 +108,7 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
     w->oldest = 0;
     w->no_reclaim = false;
     w->free_tree_drained = false;
+    w->reclaimed_any = false;
     w->grown_since_look = 0;
     w->tail.tree = NULL;
     w->tail.leaf = NULL;
@@ -625,17 +626,50 @@ static int write_joined(larch_txn *txn, const struct dirty_page *list, size_t n,
     return rc;
 }
 
+/*
+ * Write zeros to the pages this transaction added at the end of the file
+ * and freed again (avail, descending, holds them at its front): they were
+ * never written, so they are holes in the file, and the free records list
+ * them. Reusing such a page later would need new disk space for a write
+ * that replaces no data: on a full disk the delete that should make room
+ * would fail. Written here, every page below the file's page count has
+ * space of its own, and a plain copy never reads a hole (on tmpfs, reading
+ * one allocates memory, and faults with SIGBUS when there is none).
+ */
+static int write_fresh_free(larch_txn *txn)
+{
+    static uint8_t zeros[MAX_PAGE_SIZE];
+    const struct pglist *a = &txn->w->avail;
+    pgno_t fresh = txn->ver->meta.npages;
+    struct iovec iov[RUN_IOV_MAX];
+    size_t end = 0;
+    while (end < a->n && a->v[end] >= fresh)
+        end++;
+    /* Ascending runs of consecutive pages, a system call per run (or per
+     * RUN_IOV_MAX pages). */
+    for (size_t i = end; i > 0;) {
+        pgno_t first = a->v[i - 1];
+        int cnt = 0;
+        while (i > 0 && cnt < RUN_IOV_MAX && a->v[i - 1] == first + (pgno_t)cnt) {
+            iov[cnt++] = (struct iovec){ zeros, txn->page_size };
+            i--;
+        }
+        int rc = os_pwritev_full(txn->db->fd, iov, cnt, first << txn->page_shift);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
 {
     struct wstate *w = txn->w;
     larch_db *db = txn->db;
     w->nwritten = 0;
     w->written_bytes = 0;
-    if (w->ndirty == 0)
-        return 0;
     int rc = db_grow_file(db, txn->meta.npages << txn->page_shift);
-    if (rc)
-        return rc;
+    if (rc || w->ndirty == 0)
+        return rc ? rc : write_fresh_free(txn);
     struct dirty_page *list = malloc(w->ndirty * sizeof *list);
     if (!list)
         return ENOMEM;
@@ -704,5 +738,5 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
         if (!list[i].bare && (pg_type(list[i].buf) == PAGE_LEAF || pg_type(list[i].buf) == PAGE_BRANCH))
             own_mark(w, list[i].pgno);
     free(list);
-    return rc;
+    return rc ? rc : write_fresh_free(txn);
 }

@@ -59,8 +59,13 @@ struct wstate {
      * taken out of the free tree), while sep[] holds the split's entry. */
     uint8_t merge_sep[LARCH_MAX_KEY_SIZE];
     txnid_t oldest;           /* oldest snapshot in use, 0 until looked up */
-    bool no_reclaim;          /* inside a free-tree change: do not reclaim */
+    bool no_reclaim;          /* filling the leftover records: do not reclaim */
     bool free_tree_drained;   /* no reclaimable free record left */
+    /* The key of the last free record whose pages were moved into avail.
+     * Those records stay in the free tree until commit deletes them
+     * (freelist.c), so reclaiming never changes the tree. */
+    bool reclaimed_any;
+    uint8_t reclaimed_to[FREE_KEY_SIZE];
     unsigned grown_since_look; /* pages added at the file's end since oldest was looked up */
     struct pglist leftover;   /* keys (seq numbers) of leftover records at commit */
     /* Where the last put went if that was the end of its tree's rightmost

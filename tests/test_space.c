@@ -188,7 +188,11 @@ TEST(space, bookkeeping_cost_does_not_grow_with_free_space)
     CHECK(wc.free_listed > 5000);
     CHECK(large_free <= 16 * 4096); /* a few pages, not a rewrite of the free list */
 
-    /* And the free pages are used again: reloading does not grow the file. */
+    /* And the free pages are used again: the same load into the same
+     * (empty) tree does not grow the file. */
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_del(txn, 0, &k));
+    CHECK_OK(larch_commit(txn));
     uint64_t size = file_size_of(test_path("a.db"));
     load_keys(db, 200000, 100, 50000);
     CHECK(file_size_of(test_path("a.db")) <= size);
@@ -325,4 +329,175 @@ TEST(space, sequential_loads_write_their_new_pages_together)
     CHECK(rep.entries == 40000 && rep.problems == 0);
     larch_abort(txn);
     larch_close(db);
+}
+
+/* ---- Long runs of small commits ----------------------------------------- */
+
+/*
+ * Before, a change to the free tree that ran out of reclaimed pages took
+ * new ones at the end of the file, and could not reclaim more: once the
+ * free tree outgrew one page (after some 20,000 one-key commits here), the
+ * file grew by about half a page a commit, for ever, its free records
+ * piling up. These runs are long enough to see that, and the file must
+ * level off.
+ */
+
+#ifdef LARCH_TEST_SMALL
+#define LONG_RUN_SCALE 10 /* under the sanitizers: a tenth of the commits */
+#else
+#define LONG_RUN_SCALE 1
+#endif
+
+static uint64_t pages_in_use(larch_db *db)
+{
+    struct larch_info in;
+    CHECK_OK(larch_info(db, &in));
+    return in.last_pgno + 1;
+}
+
+/* One commit that deletes (del) or puts key "k%010u" id, with a value of 20 to 80 bytes. */
+static void one_key_commit(larch_db *db, rng_t *r, uint32_t id, bool del)
+{
+    char kb[32], vb[80];
+    larch_txn *txn;
+    snprintf(kb, sizeof kb, "k%010u", id);
+    memset(vb, 'w', sizeof vb);
+    larch_val k = str_val(kb), v = val_of(vb, 20 + rng_below(r, 61));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(del ? larch_del(txn, 0, &k) : larch_put(txn, 0, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+}
+
+/* n distinct random key numbers, put in one commit (values of 20 to 80 bytes). */
+static uint32_t *load_random(larch_db *db, rng_t *r, int n)
+{
+    uint32_t *ids = malloc((size_t)n * sizeof *ids);
+    char kb[32], vb[80];
+    larch_txn *txn;
+    CHECK(ids != NULL);
+    memset(vb, 'v', sizeof vb);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (int i = 0; i < n; i++) {
+        ids[i] = (uint32_t)i * 2654435761u; /* distinct, scattered */
+        snprintf(kb, sizeof kb, "k%010u", ids[i]);
+        larch_val k = str_val(kb), v = val_of(vb, 20 + rng_below(r, 61));
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+    return ids;
+}
+
+/* 200,000 keys in one commit, then 100,000 of them deleted, one per commit,
+ * and 100,000 new ones put, one per commit. Before: 21x the file. */
+TEST(space, one_key_commits_keep_the_file_at_its_loaded_size)
+{
+    const int keys = 200000 / LONG_RUN_SCALE, commits = 100000 / LONG_RUN_SCALE;
+    rng_t r = { test_seed("one-key commits", 44) };
+    larch_db *db = test_open_nosync("a.db");
+    uint32_t *ids = load_random(db, &r, keys);
+    uint64_t loaded = pages_in_use(db), after_deletes;
+    for (int i = 0; i < commits; i++) {
+        int j = (int)rng_below(&r, (uint64_t)(keys - i)); /* a random live key */
+        one_key_commit(db, &r, ids[j], true);
+        ids[j] = ids[keys - i - 1];
+    }
+    after_deletes = pages_in_use(db);
+    for (int i = 0; i < commits; i++)
+        one_key_commit(db, &r, (uint32_t)(keys + i) * 2654435761u, false);
+    uint64_t after = pages_in_use(db);
+    printf("    %d keys: %llu pages loaded, %llu after %d one-key deletes, %llu after %d one-key puts (%.2fx)\n", keys,
+           (unsigned long long)loaded, (unsigned long long)after_deletes, commits, (unsigned long long)after, commits,
+           (double)after / (double)loaded);
+    CHECK(after * 10 <= loaded * 13);
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+    free(ids);
+}
+
+/* 50,000 keys in one commit, then every one deleted in a commit of its
+ * own, with no reader: the file must not grow. Before: +817%. */
+TEST(space, deleting_one_key_per_commit_does_not_grow_the_file)
+{
+    const int keys = 50000 / LONG_RUN_SCALE;
+    rng_t r = { test_seed("one-key deletes", 45) };
+    larch_db *db = test_open_nosync("a.db");
+    uint32_t *ids = load_random(db, &r, keys);
+    uint64_t loaded = pages_in_use(db), most = loaded;
+    for (int i = 0; i < keys; i++) {
+        int j = (int)rng_below(&r, (uint64_t)(keys - i));
+        one_key_commit(db, &r, ids[j], true);
+        ids[j] = ids[keys - i - 1];
+        if (i % 1000 == 0)
+            most = MAX(most, pages_in_use(db));
+    }
+    struct walk_counts wc;
+    pagewalk_audit(db, &wc);
+    printf("    %d keys: %llu pages loaded; deleted one per commit, the file held at most %llu pages\n", keys,
+           (unsigned long long)loaded, (unsigned long long)most);
+    CHECK(wc.entries == 0);
+    CHECK(most * 100 <= loaded * 102);
+    larch_close(db);
+    free(ids);
+}
+
+/*
+ * 200,000 commits of two changes each, in cycles of 50,000: a quarter of a
+ * cycle deleting (nine changes in ten delete a random key) and a quarter
+ * putting (nine in ten put a new key), so thousands of pages fall free and
+ * are taken again in every cycle. The file may grow in the first cycle
+ * (random puts leave pages less full than the load), then no more.
+ * Before: 6,500 pages, then 15,600 after one cycle and 70,200 after four.
+ */
+TEST(space, long_runs_of_small_commits_level_off)
+{
+    const int commits = 200000 / LONG_RUN_SCALE, cycle = 50000 / LONG_RUN_SCALE, keys = 50000 / LONG_RUN_SCALE;
+    rng_t r = { test_seed("long run", 46) };
+    larch_db *db = test_open_nosync("a.db");
+    uint32_t *live = malloc(sizeof *live * (size_t)keys * 4);
+    uint32_t next = 0;
+    int n = 0;
+    char kb[32], vb[300];
+    memset(vb, 'l', sizeof vb);
+    larch_txn *txn;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (; n < keys; n++) {
+        live[n] = next++ * 2654435761u;
+        snprintf(kb, sizeof kb, "k%010u", live[n]);
+        larch_val k = str_val(kb), v = val_of(vb, 20 + rng_below(&r, 280));
+        CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    }
+    CHECK_OK(larch_commit(txn));
+    uint64_t loaded = pages_in_use(db), first_cycle = 0, most = 0;
+    for (int c = 0; c < commits; c++) {
+        bool deleting = (c / (cycle / 2)) % 2 == 0;
+        CHECK_OK(larch_begin(db, 0, &txn));
+        for (int op = 0; op < 2; op++) {
+            bool del = n > 0 && rng_below(&r, 10) < (deleting ? 9u : 1u);
+            if (del) {
+                int j = (int)rng_below(&r, (uint64_t)n);
+                snprintf(kb, sizeof kb, "k%010u", live[j]);
+                live[j] = live[--n];
+                larch_val k = str_val(kb);
+                CHECK_OK(larch_del(txn, 0, &k));
+            } else {
+                live[n] = next++ * 2654435761u;
+                snprintf(kb, sizeof kb, "k%010u", live[n++]);
+                larch_val k = str_val(kb), v = val_of(vb, 20 + rng_below(&r, 280));
+                CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+            }
+        }
+        CHECK_OK(larch_commit(txn));
+        if ((c + 1) % (cycle / 4) == 0) {
+            uint64_t p = pages_in_use(db);
+            most = MAX(most, p);
+            if (c + 1 == cycle)
+                first_cycle = most;
+        }
+    }
+    printf("    %d keys: %llu pages loaded, at most %llu in the first cycle, at most %llu in %d commits\n", keys,
+           (unsigned long long)loaded, (unsigned long long)first_cycle, (unsigned long long)most, commits);
+    CHECK(most * 100 <= first_cycle * 103);
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+    free(live);
 }
