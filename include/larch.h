@@ -74,7 +74,7 @@ extern "C" {
 #define LARCH_VERSION  (-30504) /**< the file was written by an unsupported format version */
 #define LARCH_CORRUPT  (-30505) /**< the file is damaged */
 #define LARCH_BUSY     (-30506) /**< the file is already open in another handle */
-#define LARCH_FULL     (-30507) /**< the commit would grow the file past max_size */
+#define LARCH_FULL     (-30507) /**< the commit would grow the file past max_size (less the delete reserve) */
 #define LARCH_PANIC    (-30508) /**< a sync failed: the handle refuses writes until reopened */
 
 /* ---- Flags ------------------------------------------------------------- */
@@ -127,11 +127,25 @@ typedef struct larch_options {
     unsigned flags;     /**< LARCH_RDONLY, LARCH_NOSYNC, LARCH_NOMETASYNC, LARCH_VERIFY */
     uint32_t page_size; /**< for a new file only; 0 means 4096; a power of two 1024..65536 */
     uint64_t max_size;  /**< 0: no limit; else a commit that would grow the file past
-                             this many bytes fails with LARCH_FULL */
+                             this many bytes fails with LARCH_FULL (see "Full disks")
+                             */
     int mode;           /**< permissions of a new file; 0 means 0644 */
 } larch_options;
 
 /* ---- Database ---------------------------------------------------------- */
+
+/*
+ * Full disks. Deleting is the only way to make room, and a delete needs a
+ * few pages of its own (copies of the pages it changes; the pages it frees
+ * become reusable two commits later). So a transaction that puts leaves a
+ * reserve of 32 pages (an eighth of max_size if that is less) to
+ * transactions that only delete or drop buckets: with max_size it fails
+ * with LARCH_FULL that many pages short of the limit; on a disk, the file
+ * keeps that many pages allocated past the last one in use, and a commit
+ * that cannot allocate them fails with ENOSPC. A database that filled its
+ * disk or its max_size can then always be emptied, one key per commit if
+ * need be.
+ */
 
 /**
  * Open a database file, creating it unless LARCH_RDONLY is given.
@@ -162,7 +176,8 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
  * Close a database handle and free everything it holds. Every transaction
  * and cursor of the handle must have ended before. NULL is ignored.
  *
- * A writable handle gives back the file's growth slack, and if its last
+ * A writable handle gives back the file's growth slack (but for the delete
+ * reserve, in a file of 512 pages or more), and if its last
  * commit was a one-sync commit, writes that commit's meta page again as a
  * new txnid without the written list; then it syncs once. Errors are not
  * reported: the file is sound whether or not these writes land.

@@ -233,6 +233,7 @@ static int create_bucket(larch_txn *txn, struct bucket_entry *e, unsigned flags)
         return rc;
     slot_fill(tb, e, &empty);
     tb->created = atomic_load(&e->state) == ENTRY_PENDING;
+    txn->w->grows = true;
     catalog_record_encode(&tb->tree, rec);
     txn->mod_seq++;
     return bt_put(txn, &txn->meta.trees[TREE_CATALOG], e->name, e->namelen, rec, sizeof rec, LARCH_NOOVERWRITE);

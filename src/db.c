@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GROW_ALIGN (64u * 1024)                 /* file sizes are multiples of this */
+#define GROW_ALIGN (64u * 1024)                 /* growth steps are multiples of this */
 #define GROW_MAX_STEP (1024ull * 1024 * 1024)   /* the largest step */
 #define MAP_MIN (1024ull * 1024)                /* smallest mapping of a writable file */
 
@@ -189,13 +189,23 @@ LARCH_INTERNAL int db_grow_file(larch_db *db, uint64_t need)
         return 0;
     /* Steps of an eighth of the file: few extensions (about 80 from empty
      * to 1 GiB, each one an inode change the next sync must write), and at
-     * most 12.5% of slack, which larch_close gives back. */
+     * most 12.5% of slack, which larch_close gives back. The new part gets
+     * its disk space now (os_extend), so that the slack left behind a
+     * commit, the reserve of transactions that only delete (pager.c), is
+     * there when the disk fills; when the step does not fit on the disk,
+     * only what is needed is taken. */
     uint64_t step = MIN(MAX(db->file_size / 8, (uint64_t)GROW_ALIGN), GROW_MAX_STEP);
     uint64_t size = MAX(need, db->file_size + step);
+    uint64_t exact = (need + db->page_size - 1) & ~(uint64_t)(db->page_size - 1);
     size = (size + GROW_ALIGN - 1) / GROW_ALIGN * GROW_ALIGN;
     if (db->max_size && size > db->max_size)
-        size = MAX(need, db->max_size & ~(uint64_t)(db->page_size - 1));
-    int rc = os_truncate(db->fd, size);
+        size = MAX(exact, db->max_size & ~(uint64_t)(db->page_size - 1));
+    int rc = os_extend(db->fd, db->file_size, size);
+    if (rc == ENOSPC && size > exact) {
+        size = exact;
+        rc = os_extend(db->fd, db->file_size, size);
+    }
+    db->disk_full = rc == ENOSPC;
     if (rc)
         return rc;
     db->file_size = size;
@@ -531,6 +541,7 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
         return rc;
     }
     db_version_publish(db, v, &m);
+    db->grow_mark = m.npages;
     *dbp = db;
     return 0;
 }
@@ -558,9 +569,11 @@ LARCH_API void larch_close(larch_db *db)
     if (!db)
         return;
     if (!(db->flags & LARCH_RDONLY) && !atomic_load(&db->panic)) {
-        /* Give back the slack of the last growth step. Safe at any instant:
-         * no meta page refers to a page past the last one in use. */
-        uint64_t used = db->versions->meta.npages << db->page_shift;
+        /* Give back the slack of the last growth step but the delete
+         * reserve (pager.c). Safe at any instant: no meta page refers to a
+         * page past the last one in use. */
+        pgno_t npages = db->versions->meta.npages;
+        uint64_t used = (npages + pager_slack_at_close(db, npages)) << db->page_shift;
         bool wrote = db->versions->meta.nwritten != 0;
         if (wrote)
             seal_last_commit(db);

@@ -110,6 +110,8 @@ struct larch_db {
     /* Owned by the writer (under write_lock, or at open and close). */
     struct version *versions; /* newest first; the first is current */
     uint64_t file_size;
+    pgno_t grow_mark;         /* pages at or past it were taken from the delete reserve (pager.c) */
+    bool disk_full;           /* the last growth of the file failed with ENOSPC */
     struct wstate *ws;
 };
 

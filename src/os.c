@@ -24,6 +24,16 @@ static ssize_t sys_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 static int sys_fdatasync(int fd) { return fdatasync(fd); }
 static int sys_fsync(int fd) { return fsync(fd); }
 static int sys_ftruncate(int fd, off_t len) { return ftruncate(fd, len); }
+static int sys_fallocate(int fd, off_t off, off_t len)
+{
+#ifdef __linux__
+    return fallocate(fd, 0, off, len);
+#else
+    (void)fd, (void)off, (void)len;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
 static int sys_munmap(void *addr, size_t len) { return munmap(addr, len); }
 static int sys_flock(int fd, int op) { return flock(fd, op); }
 static int sys_link(const char *from, const char *to) { return link(from, to); }
@@ -46,7 +56,7 @@ static void *sys_mmap(size_t len, int fd)
 }
 
 static const struct os_io default_io = {
-    sys_open, sys_close, sys_pread, sys_pwritev, sys_fdatasync, sys_fsync, sys_ftruncate,
+    sys_open, sys_close, sys_pread, sys_pwritev, sys_fdatasync, sys_fsync, sys_ftruncate, sys_fallocate,
     sys_fstat_size, sys_mmap, sys_munmap, sys_flock, sys_link, sys_rename, sys_unlink, sys_write,
 };
 
@@ -145,6 +155,21 @@ LARCH_INTERNAL int os_truncate(int fd, uint64_t len)
         r = current_io->ftruncate(fd, (off_t)len);
     while (r < 0 && errno == EINTR);
     return r == 0 ? 0 : err_or_eio();
+}
+
+LARCH_INTERNAL int os_extend(int fd, uint64_t from, uint64_t to)
+{
+    int r;
+    do
+        r = current_io->fallocate(fd, (off_t)from, (off_t)(to - from));
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    int err = err_or_eio();
+    if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL)
+        return os_truncate(fd, to); /* no allocation here: sparse */
+    os_truncate(fd, from); /* a failed fallocate may have extended the file in part */
+    return err;
 }
 
 LARCH_INTERNAL int os_file_size(int fd, uint64_t *size)

@@ -25,6 +25,7 @@ struct os_io {
     int (*fdatasync)(int fd);
     int (*fsync)(int fd);
     int (*ftruncate)(int fd, off_t len);
+    int (*fallocate)(int fd, off_t off, off_t len); /* Linux fallocate(2), mode 0 */
     int (*fstat_size)(int fd, uint64_t *size);
     void *(*mmap)(size_t len, int fd);      /* read-only, shared, whole file from 0 */
     int (*munmap)(void *addr, size_t len);
@@ -49,6 +50,10 @@ LARCH_INTERNAL int os_pwrite_full(int fd, const void *buf, size_t len, uint64_t 
 LARCH_INTERNAL int os_datasync(int fd);
 LARCH_INTERNAL int os_sync(int fd);
 LARCH_INTERNAL int os_truncate(int fd, uint64_t len);
+/* Extend the file from 'from' to 'to' bytes with disk space allocated to
+ * the new part (fallocate), or, where the file system cannot do that, as
+ * a sparse extension. On failure the file keeps its size. */
+LARCH_INTERNAL int os_extend(int fd, uint64_t from, uint64_t to);
 LARCH_INTERNAL int os_file_size(int fd, uint64_t *size);
 LARCH_INTERNAL int os_map(int fd, size_t len, void **addr);
 LARCH_INTERNAL void os_unmap(void *addr, size_t len);

@@ -113,6 +113,7 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
     w->tail.tree = NULL;
     w->tail.leaf = NULL;
     w->puts = w->tail_puts = 0;
+    w->grows = false;
     w->first_fresh = 0;
     compress_reset(w);
 }
@@ -298,11 +299,33 @@ LARCH_INTERNAL void pglist_sort(struct pglist *l, size_t from, bool descending)
         }
 }
 
-/* Take a run of n consecutive pages out of avail (sorted descending), lowest first. */
-static bool avail_take_run(struct pglist *a, unsigned n, pgno_t *first)
+/* Pages [lo, hi) that a transaction may not take (see reserve_zone). */
+struct zone {
+    pgno_t lo, hi;
+};
+
+/* Take a page out of avail (sorted descending), the lowest outside z. */
+static bool avail_take(struct pglist *a, struct zone z, pgno_t *pgno)
+{
+    size_t i = a->n;
+    while (i > 0 && a->v[i - 1] >= z.lo && a->v[i - 1] < z.hi)
+        i--;
+    if (i == 0)
+        return false;
+    *pgno = a->v[i - 1];
+    memmove(a->v + i - 1, a->v + i, (a->n - i) * sizeof *a->v);
+    a->n--;
+    return true;
+}
+
+/* Take a run of n consecutive pages outside z out of avail (sorted
+ * descending), lowest first. */
+static bool avail_take_run(struct pglist *a, unsigned n, struct zone z, pgno_t *first)
 {
     for (size_t lo = a->n; lo >= n; lo--) {
         /* Candidate: v[lo-n] (highest) .. v[lo-1] (lowest). */
+        if (a->v[lo - 1] < z.hi && a->v[lo - n] >= z.lo)
+            continue;
         if (a->v[lo - n] == a->v[lo - 1] + n - 1) {
             *first = a->v[lo - 1];
             memmove(a->v + lo - n, a->v + lo, (a->n - lo) * sizeof *a->v);
@@ -313,10 +336,67 @@ static bool avail_take_run(struct pglist *a, unsigned n, pgno_t *first)
     return false;
 }
 
+/*
+ * The delete reserve. Deleting is the only way to make room in a full
+ * database, and a delete needs pages too: copies of the paths it changes,
+ * while the pages it frees stay unusable for two commits (the older meta
+ * page still sees them). So transactions that put something (w->grows)
+ * leave RESERVE_PAGES pages to the others. Under max_size they stop that
+ * many pages short of it. On a disk, each of their commits that takes
+ * pages at the end of the file leaves that many allocated behind them
+ * (db_grow_file allocates what it adds), so a disk that fills up has them
+ * in the file; and while the disk is full they never take a page that
+ * another transaction took from the reserve (db->grow_mark and above, until
+ * they extend the file themselves), so that once freed again it serves the
+ * next time.
+ */
+#define RESERVE_PAGES 32u
+
+static pgno_t max_pages(const larch_db *db)
+{
+    return db->max_size ? db->max_size >> db->page_shift : UINT64_MAX;
+}
+
+static pgno_t reserve_pages(const larch_db *db)
+{
+    return MIN((pgno_t)RESERVE_PAGES, max_pages(db) / 8);
+}
+
+/* The free pages a transaction may not take: for one that put something,
+ * those of the reserve (its own new pages are its own). */
+static struct zone reserve_zone(const larch_txn *txn)
+{
+    const larch_db *db = txn->db;
+    if (!txn->w->grows)
+        return (struct zone){ 0, 0 };
+    if (db->max_size)
+        return (struct zone){ max_pages(db) - reserve_pages(db), UINT64_MAX };
+    if (!db->disk_full)
+        return (struct zone){ 0, 0 }; /* the next growth puts the reserve back */
+    /* At most the reserve's worth: a large delete takes many pages at the
+     * end of the file without any need of the reserve. */
+    pgno_t end = txn->ver->meta.npages;
+    return (struct zone){ MAX(db->grow_mark, end > RESERVE_PAGES ? end - RESERVE_PAGES : 0), end };
+}
+
+LARCH_INTERNAL void pager_committed(larch_txn *txn)
+{
+    if (txn->w->grows && txn->meta.npages > txn->ver->meta.npages)
+        txn->db->grow_mark = txn->meta.npages;
+}
+
+LARCH_INTERNAL pgno_t pager_slack_at_close(const larch_db *db, pgno_t npages)
+{
+    /* Only where it costs little: not 32 pages more for a file of 10. */
+    return npages >= 16 * RESERVE_PAGES ? reserve_pages(db) : 0;
+}
+
 static int extend_file_end(larch_txn *txn, unsigned npages, pgno_t *pgno)
 {
-    uint64_t max = txn->db->max_size;
-    if (max && (txn->meta.npages + npages) * (uint64_t)txn->page_size > max)
+    pgno_t limit = max_pages(txn->db);
+    if (txn->w->grows && limit != UINT64_MAX)
+        limit -= reserve_pages(txn->db);
+    if (txn->meta.npages + npages > limit)
         return LARCH_FULL;
     *pgno = txn->meta.npages;
     txn->meta.npages += npages;
@@ -353,13 +433,16 @@ static bool snapshot_let_go(larch_txn *txn)
 static int find_pages(larch_txn *txn, unsigned npages, pgno_t *pgno)
 {
     struct wstate *w = txn->w;
+    struct zone z = reserve_zone(txn);
     int reclaimed = 0;
     for (;;) {
-        if (npages == 1 && w->avail.n) {
-            *pgno = w->avail.v[--w->avail.n];
+        if (npages == 1 && w->avail.n && (w->avail.v[w->avail.n - 1] < z.lo || w->avail.v[w->avail.n - 1] >= z.hi)) {
+            *pgno = w->avail.v[--w->avail.n]; /* the common case, at once */
             return 0;
         }
-        if (npages > 1 && avail_take_run(&w->avail, npages, pgno))
+        if (npages == 1 && avail_take(&w->avail, z, pgno))
+            return 0;
+        if (npages > 1 && avail_take_run(&w->avail, npages, z, pgno))
             return 0;
         /* Runs: look a few records further before growing the file. */
         if (w->no_reclaim || (npages > 1 && reclaimed >= 8))
@@ -667,7 +750,12 @@ LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid)
     larch_db *db = txn->db;
     w->nwritten = 0;
     w->written_bytes = 0;
-    int rc = db_grow_file(db, txn->meta.npages << txn->page_shift);
+    /* A commit that put and took pages at the end of the file keeps the
+     * delete reserve allocated behind them. */
+    pgno_t need = txn->meta.npages;
+    if (w->grows && need > txn->ver->meta.npages)
+        need += reserve_pages(db);
+    int rc = db_grow_file(db, need << txn->page_shift);
     if (rc || w->ndirty == 0)
         return rc ? rc : write_fresh_free(txn);
     struct dirty_page *list = malloc(w->ndirty * sizeof *list);

@@ -78,6 +78,7 @@ struct wstate {
         uint64_t mod_seq;
     } tail;
     uint64_t puts, tail_puts; /* puts in this txn; of those, at a tree's tail */
+    bool grows;               /* the caller put something: no delete reserve (pager.c) */
     pgno_t first_fresh;       /* first page this txn added at the file's end, 0: none */
     /* What pager_write wrote: runs and bytes, and the first runs as the
      * meta page's written list takes them (a one-sync commit, txn.c). */
@@ -186,5 +187,11 @@ LARCH_INTERNAL int page_free(larch_txn *txn, pgno_t pgno, unsigned npages);
 /* Write every dirty page (checksummed, stamped with txnid), growing the file
  * as needed; notes what it wrote in w->nwritten, written_bytes and written. */
 LARCH_INTERNAL int pager_write(larch_txn *txn, txnid_t txnid);
+
+/* After a commit: what it leaves of the delete reserve. */
+LARCH_INTERNAL void pager_committed(larch_txn *txn);
+
+/* The pages larch_close leaves behind the last one in use: the delete reserve, in a file large enough. */
+LARCH_INTERNAL pgno_t pager_slack_at_close(const larch_db *db, pgno_t npages);
 
 #endif /* LARCH_PAGER_H */

@@ -241,6 +241,7 @@ static int commit_write(larch_txn *txn)
         db_version_discard(db, v);
         return panic(db, rc);
     }
+    pager_committed(txn); /* before publishing, which may free txn->ver */
     db_version_publish(db, v, &txn->meta);
     return 0;
 }
@@ -300,8 +301,10 @@ LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, co
         (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
         return LARCH_INVALID;
     int rc = data_call(txn, b, key, true, &t);
-    if (rc == 0)
-        rc = bt_put(txn, t, key->data, key->size, val->data, val->size, flags);
+    if (rc)
+        return rc;
+    txn->w->grows = true;
+    rc = bt_put(txn, t, key->data, key->size, val->data, val->size, flags);
     if (rc == 0 && (t->flags & TREE_LZ4) && !t->dict_pgno)
         rc = dict_maybe_build(txn, t);
     return poison(txn, rc);

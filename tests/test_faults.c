@@ -46,12 +46,25 @@ static int faulty_ftruncate(int fd, off_t len)
     return os_io_default()->ftruncate(fd, len);
 }
 
+/* Growing the file (fallocate) counts with ftruncate: both change its
+ * size. From the failing call on, every one fails: growth retries a
+ * smaller step when the disk is full. */
+static int faulty_fallocate(int fd, off_t off, off_t len)
+{
+    if (fail_truncate_at >= 0 && truncates++ >= fail_truncate_at) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return os_io_default()->fallocate(fd, off, len);
+}
+
 static void arm(int write_at, int sync_at, int truncate_at, int err)
 {
     faulty = *os_io_default();
     faulty.pwritev = faulty_pwritev;
     faulty.fdatasync = faulty_fdatasync;
     faulty.ftruncate = faulty_ftruncate;
+    faulty.fallocate = faulty_fallocate;
     fail_write_at = write_at;
     fail_sync_at = sync_at;
     fail_truncate_at = truncate_at;
@@ -205,7 +218,7 @@ TEST(faults, small_commits_fail_at_every_write_and_sync)
 
 TEST(faults, file_extension_fails)
 {
-    run_faults("ftruncate ENOSPC", 2, ENOSPC);
+    run_faults("fallocate/ftruncate ENOSPC", 2, ENOSPC);
 }
 
 TEST(faults, short_writes_are_finished)
@@ -241,6 +254,11 @@ static int eintr_ftruncate(int fd, off_t len)
     return interrupt_now() ? -1 : os_io_default()->ftruncate(fd, len);
 }
 
+static int eintr_fallocate(int fd, off_t off, off_t len)
+{
+    return interrupt_now() ? -1 : os_io_default()->fallocate(fd, off, len);
+}
+
 static int eintr_open(const char *path, int flags, int mode)
 {
     return interrupt_now() ? -1 : os_io_default()->open(path, flags, mode);
@@ -263,6 +281,7 @@ TEST(faults, eintr_is_retried)
         faulty.pwritev = eintr_pwritev;
         faulty.pread = eintr_pread;
         faulty.ftruncate = eintr_ftruncate;
+        faulty.fallocate = eintr_fallocate;
         faulty.open = eintr_open;
         faulty.flock = eintr_flock;
         faulty.write = eintr_write;

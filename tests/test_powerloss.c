@@ -179,6 +179,14 @@ static int sim_ftruncate(int fd, off_t len)
     return r;
 }
 
+static int sim_fallocate(int fd, off_t off, off_t len)
+{
+    int r = os_io_default()->fallocate(fd, off, len);
+    if (fd == sim.fd && r == 0 && (uint64_t)(off + len) > sim.cur_len)
+        sim.cur_len = (uint64_t)(off + len); /* durable only once synced */
+    return r;
+}
+
 /*
  * Writing goes on from a crash image at commit s: a writable open (which
  * clears the meta page of a one-sync commit cut short) finds s, the next
@@ -259,6 +267,7 @@ static void run_powerloss(uint64_t seed, unsigned flags, int commits)
     sim_io.fdatasync = sim_sync;
     sim_io.fsync = sim_sync;
     sim_io.ftruncate = sim_ftruncate;
+    sim_io.fallocate = sim_fallocate;
     os_io_set(&sim_io);
     larch_db *db;
     larch_options o = { 0 };
