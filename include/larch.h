@@ -11,7 +11,9 @@
  * Conventions
  *   - Every function that can fail returns an int: 0 on success, one of the
  *     negative LARCH_* codes below, or a positive errno value for a failure
- *     of the operating system. larch_strerror() names every one of them.
+ *     of the operating system. larch_strerror() names every one of them;
+ *     larch_last_error_detail() tells what exactly was wrong in the last
+ *     call of the thread that failed (which argument, which page).
  *   - Keys are 1..larch_max_key_size() bytes (never more than
  *     LARCH_MAX_KEY_SIZE) and compare as unsigned bytes (memcmp; on a tie
  *     the shorter key sorts first). Values are 0 bytes to 4 GiB - 1.
@@ -25,6 +27,18 @@
  *   transactions run at once, in any threads. One write transaction runs at
  *   a time: a second larch_begin() for writing waits until the first ends.
  *   A transaction, and its cursors, are used by one thread at a time.
+ *
+ * Misuse that larch detects (LARCH_INVALID, and a detail)
+ *   - Using a transaction after its commit or abort, including a second
+ *     commit: detected as long as fewer than 16 other transactions have
+ *     ended in the thread that ended it since (its memory is then reused,
+ *     and the use is undefined). Cursors must be closed before their
+ *     transaction ends; one used after is refused the same way.
+ *   - Using a handle in a child process after fork(): every call on it,
+ *     and on its transactions and cursors, fails; larch_close() in the
+ *     child only frees memory and closes the descriptor, never writes or
+ *     truncates the file (the parent goes on with it). Open the file again
+ *     in the child if it needs the database.
  *
  * Processes
  *   A file is open in at most one larch_db at a time (enforced with flock):
@@ -492,6 +506,17 @@ LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep);
  * errno value (the system's message), or 0. Never NULL; the string is static.
  */
 LARCH_API const char *larch_strerror(int err);
+
+/**
+ * What was wrong in the last call of this thread that failed: for
+ * LARCH_INVALID the argument or the misuse ("a key of 0 bytes ...",
+ * "the transaction has ended ..."), for LARCH_NOTFOUND from
+ * larch_bucket_open the name, for damage found by a copy or a verifying
+ * transaction the page; otherwise larch_strerror() of its code. "" before
+ * any failure. The string belongs to the thread and stays valid until its
+ * next failing call.
+ */
+LARCH_API const char *larch_last_error_detail(void);
 
 #ifdef __cplusplus
 }

@@ -19,7 +19,7 @@ LARCH_INTERNAL void bucket_table_init(struct bucket_table *bt, uint16_t salt)
     bt->all = NULL;
 }
 
-LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt)
+LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt, bool destroy_lock)
 {
     for (struct bucket_entry *e = bt->all, *next; e; e = next) {
         next = e->next_all;
@@ -28,7 +28,8 @@ LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt)
     for (unsigned i = 0; i < BUCKET_CHUNKS; i++)
         free((void *)atomic_load(&bt->chunk[i]));
     free(bt->free_index);
-    pthread_mutex_destroy(&bt->lock);
+    if (destroy_lock)
+        pthread_mutex_destroy(&bt->lock);
 }
 
 /* The entry a handle names, without a lock; NULL if none or retired. */
@@ -195,15 +196,21 @@ static bool deleted_here(const larch_txn *txn, larch_bucket b)
     return idx < txn->nbk && txn->bk[idx].handle == b && txn->bk[idx].state == TB_DELETED;
 }
 
+static int unknown_bucket(larch_bucket b)
+{
+    return error_detail(LARCH_INVALID, "bucket handle %llu names no bucket this transaction can see (deleted, of "
+                                       "another handle, or made up)", (unsigned long long)b);
+}
+
 LARCH_INTERNAL int bucket_load(larch_txn *txn, larch_bucket b, struct tree **t)
 {
     struct bucket_entry *e = entry_of(txn->db, b);
     if (!e || (atomic_load(&e->state) == ENTRY_PENDING && !txn->w) || deleted_here(txn, b))
-        return LARCH_INVALID;
+        return unknown_bucket(b);
     struct txn_bucket *tb;
     int rc = slot_load(txn, e, &tb);
     if (rc == LARCH_NOTFOUND) /* not in this transaction's snapshot */
-        return LARCH_INVALID;
+        return unknown_bucket(b);
     if (rc == 0)
         *t = &tb->tree;
     return rc;
@@ -239,18 +246,26 @@ static int create_bucket(larch_txn *txn, struct bucket_entry *e, unsigned flags)
     return bt_put(txn, &txn->meta.trees[TREE_CATALOG], e->name, e->namelen, rec, sizeof rec, LARCH_NOOVERWRITE);
 }
 
-LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b)
+static int bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b)
 {
     size_t len;
-    if (!txn || !name || !b || (flags & ~(LARCH_CREATE | LARCH_LZ4)) ||
-        ((flags & LARCH_LZ4) && !(flags & LARCH_CREATE)) || ((flags & LARCH_CREATE) && txn->rdonly) ||
-        !valid_name(name, &len))
-        return LARCH_INVALID;
+    int rc = (flags & LARCH_CREATE) ? txn_writable(txn) : txn_usable(txn);
+    if (rc)
+        return rc;
+    if (!name || !b)
+        return error_detail(LARCH_INVALID, "larch_bucket_open: a NULL argument");
+    if ((flags & ~(LARCH_CREATE | LARCH_LZ4)) || ((flags & LARCH_LZ4) && !(flags & LARCH_CREATE)))
+        return error_detail(LARCH_INVALID, "larch_bucket_open: flags 0x%x (LARCH_CREATE, with or without LARCH_LZ4)",
+                            flags);
+    if (!valid_name(name, &len))
+        return error_detail(LARCH_INVALID, "a bucket name is 1 to 255 bytes of well-formed UTF-8");
     if (txn->error)
         return txn->error;
     struct tree t;
-    int rc = catalog_get(txn, name, len, &t);
-    if (rc && (rc != LARCH_NOTFOUND || !(flags & LARCH_CREATE)))
+    rc = catalog_get(txn, name, len, &t);
+    if (rc == LARCH_NOTFOUND && !(flags & LARCH_CREATE))
+        return error_detail(rc, "no bucket named \"%.*s\"", (int)MIN(len, (size_t)100), name);
+    if (rc && rc != LARCH_NOTFOUND)
         return rc;
     bool exists = rc == 0;
     struct bucket_entry *e;
@@ -272,14 +287,22 @@ LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags
     return rc;
 }
 
-LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket)
+LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b)
+{
+    return api_result(bucket_open(txn, name, flags, b));
+}
+
+static int bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket)
 {
     struct tree *t;
-    if (!txn || txn->rdonly || (b == 0 && delete_bucket))
-        return LARCH_INVALID;
+    int rc = txn_writable(txn);
+    if (rc)
+        return rc;
+    if (b == 0 && delete_bucket)
+        return error_detail(LARCH_INVALID, "bucket 0 can be emptied, not deleted");
     if (txn->error)
         return txn->error;
-    int rc = txn_tree(txn, b, &t);
+    rc = txn_tree(txn, b, &t);
     if (rc)
         return rc;
     txn->mod_seq++;
@@ -299,13 +322,20 @@ LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucke
     return rc;
 }
 
-LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *name)
+LARCH_API int larch_bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket)
+{
+    return api_result(bucket_drop(txn, b, delete_bucket));
+}
+
+static int bucket_next(larch_txn *txn, const char *after, larch_val *name)
 {
     struct path path;
     bool exact = false;
-    int rc;
-    if (!txn || !name)
-        return LARCH_INVALID;
+    int rc = txn_usable(txn);
+    if (rc)
+        return rc;
+    if (!name)
+        return error_detail(LARCH_INVALID, "larch_bucket_next: name is NULL");
     if (txn->error)
         return txn->error;
     struct tree *cat = &txn->meta.trees[TREE_CATALOG];
@@ -326,27 +356,42 @@ LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *na
     return bt_read_entry(txn, cat, path.page[path.depth - 1], path.idx[path.depth - 1], name, NULL);
 }
 
-LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next)
+LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *name)
+{
+    return api_result(bucket_next(txn, after, name));
+}
+
+static int bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next)
 {
     struct tree *t;
-    if (!txn || txn->rdonly || !next)
-        return LARCH_INVALID;
+    int rc = txn_writable(txn);
+    if (rc)
+        return rc;
+    if (!next)
+        return error_detail(LARCH_INVALID, "larch_bucket_sequence: next is NULL");
     if (txn->error)
         return txn->error;
-    int rc = txn_tree(txn, b, &t);
+    rc = txn_tree(txn, b, &t);
     if (rc == 0)
         *next = ++t->sequence;
     return rc;
 }
 
+LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next)
+{
+    return api_result(bucket_sequence(txn, b, next));
+}
+
 LARCH_API int larch_stat(larch_txn *txn, larch_bucket b, struct larch_stat *st)
 {
     struct tree *t;
-    if (!txn || !st)
-        return LARCH_INVALID;
-    int rc = txn_tree(txn, b, &t);
+    int rc = txn_usable(txn);
+    if (rc == 0 && !st)
+        rc = error_detail(LARCH_INVALID, "larch_stat: st is NULL");
+    if (rc == 0)
+        rc = txn_tree(txn, b, &t);
     if (rc)
-        return rc;
+        return api_result(rc);
     memset(st, 0, sizeof *st);
     st->page_size = txn->page_size;
     st->depth = t->depth;

@@ -18,7 +18,8 @@
 #include "txn.h"
 
 LARCH_INTERNAL void bucket_table_init(struct bucket_table *bt, uint16_t salt);
-LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt);
+/* Free the table; its mutex too unless told not to (a forked child's copy may be held). */
+LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt, bool destroy_lock);
 
 /* At commit, before the free-space records: write changed bucket records. */
 LARCH_INTERNAL int bucket_commit(larch_txn *txn);

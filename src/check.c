@@ -330,13 +330,16 @@ static void check_metas(struct checker *c)
 
 LARCH_API int larch_check(larch_txn *txn, larch_check_report *rep)
 {
-    return check_run(txn, rep, NULL);
+    return api_result(check_run(txn, rep, NULL));
 }
 
 LARCH_INTERNAL int check_run(larch_txn *txn, larch_check_report *rep, const struct check_hooks *hooks)
 {
-    if (!txn || !rep)
-        return LARCH_INVALID;
+    int rc = txn_usable(txn);
+    if (rc)
+        return rc;
+    if (!rep)
+        return error_detail(LARCH_INVALID, "larch_check: rep is NULL");
     memset(rep, 0, sizeof *rep);
     struct checker c = { .txn = txn, .rep = rep, .hooks = hooks, .ps = txn->page_size, .npages = txn->meta.npages };
     c.seen = calloc(c.npages ? c.npages : 1, 1);

@@ -433,7 +433,7 @@ static int copy_to(larch_db *db, int fd, unsigned flags)
 {
     larch_txn *txn;
     if (flags & ~LARCH_COPY_COMPACT)
-        return LARCH_INVALID;
+        return error_detail(LARCH_INVALID, "larch_copy: unknown flags 0x%x", flags & ~LARCH_COPY_COMPACT);
     int rc = larch_begin(db, LARCH_RDONLY, &txn);
     if (rc)
         return rc;
@@ -456,15 +456,17 @@ static int copy_to(larch_db *db, int fd, unsigned flags)
 LARCH_API int larch_copy_fd(larch_db *db, int fd, unsigned flags)
 {
     if (!db || fd < 0)
-        return LARCH_INVALID;
-    return copy_to(db, fd, flags);
+        return api_result(error_detail(LARCH_INVALID, "larch_copy_fd: a NULL handle or a negative descriptor"));
+    return api_result(copy_to(db, fd, flags));
 }
 
-LARCH_API int larch_copy(larch_db *db, const char *path, unsigned flags)
+static int copy_file(larch_db *db, const char *path, unsigned flags)
 {
     static atomic_uint counter;
-    if (!db || !path || !*path || (flags & ~LARCH_COPY_COMPACT))
-        return LARCH_INVALID;
+    if (!db || !path || !*path)
+        return error_detail(LARCH_INVALID, "larch_copy: a NULL or empty argument");
+    if (flags & ~LARCH_COPY_COMPACT)
+        return error_detail(LARCH_INVALID, "larch_copy: unknown flags 0x%x", flags & ~LARCH_COPY_COMPACT);
     if (access(path, F_OK) == 0)
         return EEXIST;
     size_t n = strlen(path) + 64;
@@ -488,12 +490,17 @@ LARCH_API int larch_copy(larch_db *db, const char *path, unsigned flags)
     return rc;
 }
 
-LARCH_API int larch_info(larch_db *db, struct larch_info *info)
+LARCH_API int larch_copy(larch_db *db, const char *path, unsigned flags)
+{
+    return api_result(copy_file(db, path, flags));
+}
+
+static int gather_info(larch_db *db, struct larch_info *info)
 {
     larch_txn *txn;
     struct path path;
     if (!db || !info)
-        return LARCH_INVALID;
+        return error_detail(LARCH_INVALID, "larch_info: a NULL argument");
     int rc = larch_begin(db, LARCH_RDONLY, &txn);
     if (rc)
         return rc;
@@ -521,4 +528,9 @@ LARCH_API int larch_info(larch_db *db, struct larch_info *info)
         rc = wrc;
     larch_abort(txn);
     return rc;
+}
+
+LARCH_API int larch_info(larch_db *db, struct larch_info *out)
+{
+    return api_result(gather_info(db, out));
 }

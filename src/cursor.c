@@ -11,14 +11,17 @@
 
 #include <stdlib.h>
 
-LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **curp)
+static int cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **curp)
 {
     if (curp)
         *curp = NULL;
-    if (!txn || !curp)
-        return LARCH_INVALID;
+    int rc = txn_usable(txn);
+    if (rc)
+        return rc;
+    if (!curp)
+        return error_detail(LARCH_INVALID, "larch_cursor_open: cur is NULL");
     struct tree *t;
-    int rc = txn_tree(txn, b, &t);
+    rc = txn_tree(txn, b, &t);
     if (rc)
         return rc;
     larch_cursor *c = malloc(sizeof *c);
@@ -34,6 +37,11 @@ LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **c
     c->klen = 0;
     *curp = c;
     return 0;
+}
+
+LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **curp)
+{
+    return api_result(cursor_open(txn, b, curp));
 }
 
 LARCH_API void larch_cursor_close(larch_cursor *c)
@@ -138,7 +146,7 @@ static bool step_within_leaf(larch_cursor *c, larch_val *key, larch_val *val, in
 {
     const larch_txn *txn = c->txn;
     int leaf = c->path.depth - 1;
-    if (txn->w || txn->error || !c->positioned || leaf < 0)
+    if (txn->live != TXN_LIVE || txn->w || txn->error || !c->positioned || leaf < 0 || db_forked(txn->db))
         return false;
     const uint8_t *p = c->path.page[leaf];
     unsigned i = c->path.idx[leaf], n = pg_nkeys(p);
@@ -156,17 +164,18 @@ static bool step_within_leaf(larch_cursor *c, larch_val *key, larch_val *val, in
     return true;
 }
 
-LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, int op)
+static int cursor_get(larch_cursor *c, larch_val *key, larch_val *val, int op)
 {
     if (!c)
-        return LARCH_INVALID;
-    if ((op == LARCH_NEXT || op == LARCH_PREV) && step_within_leaf(c, key, val, op))
-        return 0;
+        return error_detail(LARCH_INVALID, "the cursor is NULL");
     larch_txn *txn = c->txn;
+    int rc = txn_usable(txn);
+    if (rc)
+        return rc;
     if (txn->error)
         return txn->error;
     /* The txn's bucket array may have moved, or the bucket been deleted. */
-    int rc = txn_tree(txn, c->bucket, &c->tree);
+    rc = txn_tree(txn, c->bucket, &c->tree);
     if (rc)
         return rc;
     switch (op) {
@@ -177,8 +186,8 @@ LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, 
             c->positioned = false;
         break;
     case LARCH_SEEK:
-        if (txn_check_key(txn, key))
-            return LARCH_INVALID;
+        if ((rc = txn_check_key(txn, key)) != 0)
+            return rc;
         rc = cursor_seek(c, key);
         if (rc)
             c->positioned = false;
@@ -199,23 +208,33 @@ LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, 
             rc = LARCH_NOTFOUND;
         break;
     default:
-        return LARCH_INVALID;
+        return error_detail(LARCH_INVALID, "larch_cursor_get: unknown operation %d", op);
     }
     if (rc)
         return rc;
     return cursor_land(c, key, val);
 }
 
-LARCH_API int larch_cursor_del(larch_cursor *c)
+LARCH_API int larch_cursor_get(larch_cursor *c, larch_val *key, larch_val *val, int op)
 {
-    if (!c || c->txn->rdonly)
-        return LARCH_INVALID;
+    if ((op == LARCH_NEXT || op == LARCH_PREV) && c && step_within_leaf(c, key, val, op))
+        return 0;
+    return api_result(cursor_get(c, key, val, op));
+}
+
+static int cursor_del(larch_cursor *c)
+{
+    if (!c)
+        return error_detail(LARCH_INVALID, "the cursor is NULL");
     larch_txn *txn = c->txn;
+    int rc = txn_writable(txn);
+    if (rc)
+        return rc;
     if (txn->error)
         return txn->error;
     if (!c->positioned)
         return LARCH_NOTFOUND;
-    int rc = txn_tree(txn, c->bucket, &c->tree);
+    rc = txn_tree(txn, c->bucket, &c->tree);
     if (rc == 0)
         rc = cursor_refind(c);
     if (rc == 0 && c->gap)
@@ -225,4 +244,9 @@ LARCH_API int larch_cursor_del(larch_cursor *c)
     if (rc && rc != LARCH_NOTFOUND)
         txn->error = rc;
     return rc;
+}
+
+LARCH_API int larch_cursor_del(larch_cursor *c)
+{
+    return api_result(cursor_del(c));
 }

@@ -19,6 +19,20 @@
 #define GROW_MAX_STEP (1024ull * 1024 * 1024)   /* the largest step */
 #define MAP_MIN (1024ull * 1024)                /* smallest mapping of a writable file */
 
+#ifndef LARCH_AMALGAMATION /* there, db.h's declaration defines it */
+__attribute__((visibility("hidden"))) atomic_uint db_forks;
+#endif
+
+static void count_fork(void)
+{
+    atomic_fetch_add(&db_forks, 1);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, count_fork);
+}
+
 /* ---- Reader slots ------------------------------------------------------- */
 
 static struct reader_slot *claim_slot(larch_db *db)
@@ -466,8 +480,11 @@ static int clear_meta(larch_db *db, unsigned slot, uint32_t ps)
     return rc;
 }
 
+/* Free everything db holds. In a child after fork, its mutexes may be
+ * held by threads that do not exist there: they are left alone. */
 static void db_free(larch_db *db)
 {
+    bool forked = db_forked(db);
     wstate_destroy(db->ws);
     struct version *v = db->versions;
     while (v) {
@@ -486,25 +503,36 @@ static void db_free(larch_db *db)
         c = next;
     }
     os_close(db->fd);
-    bucket_table_free(&db->buckets);
-    pthread_mutex_destroy(&db->write_lock);
+    bucket_table_free(&db->buckets, !forked);
+    if (!forked)
+        pthread_mutex_destroy(&db->write_lock);
     free(db);
 }
 
-LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db **dbp)
+static int open_db(const char *path, const larch_options *opts, larch_db **dbp)
 {
     static const larch_options defaults;
+    static pthread_once_t fork_watch = PTHREAD_ONCE_INIT;
     const larch_options *o = opts ? opts : &defaults;
     if (dbp)
         *dbp = NULL;
-    if (!path || !*path || !dbp || (o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC | LARCH_VERIFY)) ||
-        !valid_new_page_size(o->page_size) || o->mode < 0)
-        return LARCH_INVALID;
+    if (!path || !*path || !dbp)
+        return error_detail(LARCH_INVALID, "larch_open: a NULL or empty argument");
+    if (o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC | LARCH_VERIFY))
+        return error_detail(LARCH_INVALID, "larch_open: unknown flags 0x%x",
+                            o->flags & ~(LARCH_RDONLY | LARCH_NOSYNC | LARCH_NOMETASYNC | LARCH_VERIFY));
+    if (!valid_new_page_size(o->page_size))
+        return error_detail(LARCH_INVALID, "larch_open: page size %u (a power of two from 1024 to 65536)",
+                            (unsigned)o->page_size);
+    if (o->mode < 0)
+        return error_detail(LARCH_INVALID, "larch_open: a negative mode");
+    pthread_once(&fork_watch, watch_forks);
 
     larch_db *db = calloc(1, sizeof *db);
     if (!db)
         return ENOMEM;
     db->fd = -1;
+    db->forks = atomic_load(&db_forks);
     db->flags = o->flags;
     db->max_size = o->max_size;
     pthread_mutex_init(&db->write_lock, NULL);
@@ -546,6 +574,11 @@ LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db *
     return 0;
 }
 
+LARCH_API int larch_open(const char *path, const larch_options *opts, larch_db **dbp)
+{
+    return api_result(open_db(path, opts, dbp));
+}
+
 /*
  * After a one-sync commit, write its meta page again as the next txnid
  * without the written list. Its pages were synced when it returned, so the
@@ -568,7 +601,7 @@ LARCH_API void larch_close(larch_db *db)
 {
     if (!db)
         return;
-    if (!(db->flags & LARCH_RDONLY) && !atomic_load(&db->panic)) {
+    if (!(db->flags & LARCH_RDONLY) && !atomic_load(&db->panic) && !db_forked(db)) {
         /* Give back the slack of the last growth step but the delete
          * reserve (pager.c). Safe at any instant: no meta page refers to a
          * page past the last one in use. */

@@ -91,6 +91,7 @@ struct wstate;
 
 struct larch_db {
     int fd;
+    unsigned forks;  /* db_forks when it was opened */
     unsigned flags;
     uint32_t page_size;
     unsigned page_shift;
@@ -114,6 +115,19 @@ struct larch_db {
     bool disk_full;           /* the last growth of the file failed with ENOSPC */
     struct wstate *ws;
 };
+
+/*
+ * The forks this process has seen (counted by a pthread_atfork handler
+ * that larch_open installs). A handle opened before the last fork belongs
+ * to the parent: in the child every call on it fails, and closing it only
+ * frees memory, for writing or truncating the file would destroy the
+ * parent's work.
+ */
+LARCH_INTERNAL_VAR atomic_uint db_forks;
+static inline bool db_forked(const larch_db *db)
+{
+    return UNLIKELY(db->forks != atomic_load_explicit(&db_forks, memory_order_relaxed));
+}
 
 /* Claim a reader slot and pin the current version in it. */
 LARCH_INTERNAL int db_reader_enter(larch_db *db, struct reader_slot **slot, struct version **ver);

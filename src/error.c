@@ -1,16 +1,17 @@
 /*
- * error.c - messages for return codes, and the place damage is reported.
+ * error.c - messages for return codes, the detail of the last failure of
+ * each thread, and the place damage is reported.
  */
 #include "internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define LARCH_ERRORS(X)                                                                                     \
-    X(LARCH_NOTFOUND, "no such key, or no more entries in that direction")                              \
+    X(LARCH_NOTFOUND, "not found: no such key or bucket, or no more entries in that direction")          \
     X(LARCH_EXISTS, "the key already exists and overwriting was not allowed")                           \
-    X(LARCH_INVALID, "invalid argument, or a call not allowed here (read-only transaction, bad key size, " \
-                     "key out of order for append)")                                                         \
+    X(LARCH_INVALID, "invalid argument, or a call not allowed here (larch_last_error_detail() tells which)") \
     X(LARCH_NOTDB, "the file is not a larch database")                                                   \
     X(LARCH_VERSION, "the file was written in a format version this library does not read")              \
     X(LARCH_CORRUPT, "the database file is damaged")                                                     \
@@ -34,6 +35,41 @@ LARCH_API const char *larch_strerror(int err)
     if (err > 0)
         return strerror(err);
     return "unknown error code";
+}
+
+/*
+ * The last failure of this thread: its detail, or the code's message
+ * when nobody had more to say. 'fresh' tells api_failed that the detail
+ * was written during the call now failing.
+ */
+static _Thread_local struct {
+    const char *text;
+    bool fresh;
+    char buf[256];
+} last;
+
+LARCH_INTERNAL int error_detail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last.buf, sizeof last.buf, fmt, ap);
+    va_end(ap);
+    last.text = last.buf;
+    last.fresh = true;
+    return rc;
+}
+
+LARCH_INTERNAL int api_failed(int rc)
+{
+    if (!last.fresh)
+        last.text = larch_strerror(rc);
+    last.fresh = false;
+    return rc;
+}
+
+LARCH_API const char *larch_last_error_detail(void)
+{
+    return last.text ? last.text : "";
 }
 
 LARCH_INTERNAL int corrupt_found(const char *file, int line)

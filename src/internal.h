@@ -2,9 +2,10 @@
  * internal.h - what every module of larch shares: the internal linkage
  * macro, error helpers and the handful of types that cross modules.
  *
- * Linkage: functions used across modules are declared with LARCH_INTERNAL.
- * In the library build that makes them hidden (never exported from the
- * shared library); in the amalgamation (build/larch.c) it makes them static.
+ * Linkage: functions used across modules are declared with LARCH_INTERNAL,
+ * variables with LARCH_INTERNAL_VAR. In the library build that makes them
+ * hidden (never exported from the shared library); in the amalgamation
+ * (build/larch.c) it makes them static.
  */
 #ifndef LARCH_INTERNAL_H
 #define LARCH_INTERNAL_H
@@ -24,8 +25,10 @@
 
 #ifdef LARCH_AMALGAMATION
 #define LARCH_INTERNAL static __attribute__((unused))
+#define LARCH_INTERNAL_VAR static
 #else
 #define LARCH_INTERNAL __attribute__((visibility("hidden")))
+#define LARCH_INTERNAL_VAR extern __attribute__((visibility("hidden")))
 #endif
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -41,6 +44,16 @@
  */
 LARCH_INTERNAL int corrupt_found(const char *file, int line);
 #define CORRUPT() corrupt_found(__FILE__, __LINE__)
+
+/*
+ * What larch_last_error_detail() tells (error.c): error_detail writes the
+ * detail of a failure (printf-style) and returns rc. Every public function
+ * returns through api_result, which gives a failure that wrote no detail
+ * of its own the code's message.
+ */
+LARCH_INTERNAL int error_detail(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+LARCH_INTERNAL int api_failed(int rc);
+static inline int api_result(int rc) { return UNLIKELY(rc != 0) ? api_failed(rc) : 0; }
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -99,9 +99,90 @@ LARCH_INTERNAL void txn_spare_free(struct txn_spare *spare)
 
 LARCH_INTERNAL int txn_check_key(const larch_txn *txn, const larch_val *key)
 {
-    if (!key || key->size == 0 || key->size > max_key_size(txn->page_size) || !key->data)
-        return LARCH_INVALID;
+    if (!key || !key->data)
+        return error_detail(LARCH_INVALID, "the key is NULL");
+    if (key->size == 0 || key->size > max_key_size(txn->page_size))
+        return error_detail(LARCH_INVALID, "a key of %zu bytes: keys are 1 to %u bytes in this file", key->size,
+                            max_key_size(txn->page_size));
     return 0;
+}
+
+LARCH_INTERNAL int txn_unusable(const larch_txn *txn)
+{
+    if (!txn)
+        return error_detail(LARCH_INVALID, "the transaction is NULL");
+    if (txn->live != TXN_LIVE)
+        return error_detail(LARCH_INVALID, "the transaction has ended (committed or aborted)");
+    return error_detail(LARCH_INVALID, "the database handle belongs to the process this one was forked from: "
+                                       "open the file again");
+}
+
+LARCH_INTERNAL int txn_writable(const larch_txn *txn)
+{
+    int rc = txn_usable(txn);
+    if (rc == 0 && txn->rdonly)
+        rc = error_detail(LARCH_INVALID, "a change in a read-only transaction");
+    return rc;
+}
+
+/*
+ * Transactions that ended, kept a while before their memory serves a new
+ * one: using a transaction after its commit or abort (a second commit, a
+ * get) then finds it ended and fails with LARCH_INVALID, instead of
+ * touching freed memory. Each thread keeps the last TXN_KEEP it ended and
+ * reuses the oldest of them for its next begin, so a transaction's memory
+ * is reused only after TXN_KEEP - 1 more have ended in that thread (use
+ * after that is not detected), and begin allocates nothing in the steady
+ * state. A thread's transactions are freed when it exits.
+ */
+#define TXN_KEEP 16
+
+struct txn_keep {
+    larch_txn *t[TXN_KEEP];
+    unsigned first, n;
+};
+
+static _Thread_local struct txn_keep kept;
+static pthread_key_t kept_key;
+static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
+
+static void kept_free(void *arg)
+{
+    struct txn_keep *k = arg;
+    for (unsigned i = 0; i < k->n; i++)
+        free(k->t[(k->first + i) % TXN_KEEP]);
+    k->n = 0;
+}
+
+static void kept_key_create(void)
+{
+    pthread_key_create(&kept_key, kept_free);
+}
+
+static larch_txn *txn_alloc(void)
+{
+    if (kept.n < TXN_KEEP)
+        return calloc(1, sizeof(larch_txn));
+    larch_txn *t = kept.t[kept.first];
+    kept.first = (kept.first + 1) % TXN_KEEP;
+    kept.n--;
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static void txn_free(larch_txn *t)
+{
+    t->live = 0;
+    if (kept.n == 0) { /* so that the thread's exit frees them */
+        pthread_once(&kept_once, kept_key_create);
+        pthread_setspecific(kept_key, &kept);
+    }
+    if (kept.n == TXN_KEEP) { /* it ended more than it began */
+        free(kept.t[kept.first]);
+        kept.first = (kept.first + 1) % TXN_KEEP;
+        kept.n--;
+    }
+    kept.t[(kept.first + kept.n++) % TXN_KEEP] = t;
 }
 
 static void txn_attach(larch_txn *txn, larch_db *db, struct version *v)
@@ -130,9 +211,9 @@ static int verify_setup(larch_txn *txn)
 static int begin_write(larch_db *db, larch_txn *txn)
 {
     if (db->flags & LARCH_RDONLY)
-        return LARCH_INVALID;
-    if (atomic_load(&db->writer_thread) == thread_token())
-        return LARCH_INVALID; /* this thread already writes: waiting would deadlock */
+        return error_detail(LARCH_INVALID, "a write transaction on a read-only handle");
+    if (atomic_load(&db->writer_thread) == thread_token()) /* waiting would deadlock */
+        return error_detail(LARCH_INVALID, "this thread already runs a write transaction on this handle");
     if (atomic_load(&db->panic))
         return LARCH_PANIC;
     pthread_mutex_lock(&db->write_lock);
@@ -148,13 +229,18 @@ static int begin_write(larch_db *db, larch_txn *txn)
     return 0;
 }
 
-LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
+static int begin_txn(larch_db *db, unsigned flags, larch_txn **txnp)
 {
     if (txnp)
         *txnp = NULL;
-    if (!db || !txnp || (flags & ~LARCH_RDONLY))
-        return LARCH_INVALID;
-    larch_txn *txn = calloc(1, sizeof *txn);
+    if (!db || !txnp)
+        return error_detail(LARCH_INVALID, "larch_begin: a NULL argument");
+    if (flags & ~LARCH_RDONLY)
+        return error_detail(LARCH_INVALID, "larch_begin: unknown flags 0x%x", flags & ~LARCH_RDONLY);
+    if (db_forked(db))
+        return error_detail(LARCH_INVALID, "the database handle belongs to the process this one was forked "
+                                           "from: open the file again");
+    larch_txn *txn = txn_alloc();
     if (!txn)
         return ENOMEM;
     int rc;
@@ -170,9 +256,10 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
         rc = begin_write(db, txn);
     }
     if (rc) {
-        free(txn);
+        txn_free(txn);
         return rc;
     }
+    txn->live = TXN_LIVE;
     if ((rc = verify_setup(txn)) != 0) {
         larch_abort(txn);
         return rc;
@@ -181,20 +268,34 @@ LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
     return 0;
 }
 
+LARCH_API int larch_begin(larch_db *db, unsigned flags, larch_txn **txnp)
+{
+    return api_result(begin_txn(db, flags, txnp));
+}
+
+/* End a transaction. After a fork, in the child, only its memory goes:
+ * the locks and slots it holds are copies that nobody else sees, and a
+ * lock may be held by a thread that does not exist here. */
 static void end_txn(larch_txn *txn, bool committed)
 {
     larch_db *db = txn->db;
-    bucket_txn_end(txn, committed);
+    bool forked = db_forked(db);
+    if (!forked)
+        bucket_txn_end(txn, committed);
+    else if (txn->bk != txn->bk_inline)
+        free(txn->bk);
     free(txn->verified);
     hand_on_spare(txn);
-    if (txn->rdonly) {
+    if (forked) {
+        /* nothing more to release */
+    } else if (txn->rdonly) {
         db_reader_leave(db, txn->slot);
     } else {
         wstate_reset(txn->w);
         atomic_store(&db->writer_thread, 0);
         pthread_mutex_unlock(&db->write_lock);
     }
-    free(txn);
+    txn_free(txn);
 }
 
 static int panic(larch_db *db, int rc)
@@ -248,18 +349,23 @@ static int commit_write(larch_txn *txn)
 
 LARCH_API int larch_commit(larch_txn *txn)
 {
-    if (!txn)
-        return LARCH_INVALID;
-    int rc = txn->rdonly ? 0 : txn->error;
+    int rc = txn_usable(txn);
+    if (rc) {
+        /* Ended already: nothing to free. Forked: free it, change nothing. */
+        if (txn && txn->live == TXN_LIVE)
+            end_txn(txn, false);
+        return api_result(rc);
+    }
+    rc = txn->rdonly ? 0 : txn->error;
     if (rc == 0 && !txn->rdonly)
         rc = commit_write(txn);
     end_txn(txn, rc == 0 && !txn->rdonly);
-    return rc;
+    return api_result(rc);
 }
 
 LARCH_API void larch_abort(larch_txn *txn)
 {
-    if (txn)
+    if (txn && txn->live == TXN_LIVE)
         end_txn(txn, false);
 }
 
@@ -279,8 +385,11 @@ static int poison(larch_txn *txn, int rc)
  */
 static int data_call(larch_txn *txn, larch_bucket b, const larch_val *key, bool write, struct tree **t)
 {
-    if (!txn || (write && txn->rdonly) || txn_check_key(txn, key))
-        return LARCH_INVALID;
+    int rc = write ? txn_writable(txn) : txn_usable(txn);
+    if (rc == 0)
+        rc = txn_check_key(txn, key);
+    if (rc)
+        return rc;
     if (txn->error)
         return txn->error;
     return txn_tree(txn, b, t);
@@ -289,30 +398,40 @@ static int data_call(larch_txn *txn, larch_bucket b, const larch_val *key, bool 
 LARCH_API int larch_get(larch_txn *txn, larch_bucket b, const larch_val *key, larch_val *val)
 {
     struct tree *t;
-    int rc = val ? data_call(txn, b, key, false, &t) : LARCH_INVALID;
-    return rc ? rc : bt_get(txn, t, key->data, key->size, val);
+    int rc = val ? data_call(txn, b, key, false, &t) : error_detail(LARCH_INVALID, "larch_get: val is NULL");
+    return api_result(rc ? rc : bt_get(txn, t, key->data, key->size, val));
 }
 
-LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, const larch_val *val,
-                        unsigned flags)
+static int put(larch_txn *txn, larch_bucket b, const larch_val *key, const larch_val *val, unsigned flags)
 {
     struct tree *t;
-    if (!val || val->size > LARCH_MAX_VALUE_SIZE || (val->size && !val->data) ||
-        (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND)))
-        return LARCH_INVALID;
+    if (!val || (val->size && !val->data))
+        return error_detail(LARCH_INVALID, "larch_put: the value is NULL");
+    if (val->size > LARCH_MAX_VALUE_SIZE)
+        return error_detail(LARCH_INVALID, "larch_put: a value of %zu bytes (at most 4 GiB - 1)", val->size);
+    if (flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND))
+        return error_detail(LARCH_INVALID, "larch_put: unknown flags 0x%x", flags & ~(LARCH_NOOVERWRITE | LARCH_APPEND));
     int rc = data_call(txn, b, key, true, &t);
     if (rc)
         return rc;
     txn->w->grows = true;
     rc = bt_put(txn, t, key->data, key->size, val->data, val->size, flags);
+    if (rc == LARCH_INVALID) /* only APPEND refuses a key */
+        return error_detail(rc, "larch_put: LARCH_APPEND with a key that does not sort after the last one");
     if (rc == 0 && (t->flags & TREE_LZ4) && !t->dict_pgno)
         rc = dict_maybe_build(txn, t);
     return poison(txn, rc);
+}
+
+LARCH_API int larch_put(larch_txn *txn, larch_bucket b, const larch_val *key, const larch_val *val,
+                        unsigned flags)
+{
+    return api_result(put(txn, b, key, val, flags));
 }
 
 LARCH_API int larch_del(larch_txn *txn, larch_bucket b, const larch_val *key)
 {
     struct tree *t;
     int rc = data_call(txn, b, key, true, &t);
-    return rc ? rc : poison(txn, bt_del(txn, t, key->data, key->size));
+    return api_result(rc ? rc : poison(txn, bt_del(txn, t, key->data, key->size)));
 }

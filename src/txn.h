@@ -29,7 +29,11 @@ struct arena_chunk {
 
 #define TXN_BUCKETS_INLINE 8
 
+/* larch_txn.live of a transaction that has begun and not ended. */
+#define TXN_LIVE 0x6c617263u
+
 struct larch_txn {
+    uint32_t live;            /* TXN_LIVE; anything else: ended (see txn.c) */
     larch_db *db;
     struct version *ver;      /* the snapshot this transaction started from */
     const uint8_t *map;       /* base of ver's mapping */
@@ -74,6 +78,22 @@ static inline int txn_tree(larch_txn *txn, larch_bucket b, struct tree **t)
     }
     return bucket_load(txn, b, t);
 }
+
+/*
+ * 0 if txn can be used: not NULL, begun and not ended, and in the process
+ * that opened its database; else LARCH_INVALID, with the detail. Every
+ * function that takes a transaction starts with it.
+ */
+LARCH_INTERNAL int txn_unusable(const larch_txn *txn);
+static inline int txn_usable(const larch_txn *txn)
+{
+    if (LIKELY(txn && txn->live == TXN_LIVE && !db_forked(txn->db)))
+        return 0;
+    return txn_unusable(txn);
+}
+
+/* txn_usable, and a write transaction. */
+LARCH_INTERNAL int txn_writable(const larch_txn *txn);
 
 /* Memory that lives until the transaction ends (NULL if out of memory). */
 LARCH_INTERNAL void *txn_arena_alloc(larch_txn *txn, size_t n);
