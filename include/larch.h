@@ -447,14 +447,21 @@ LARCH_API int larch_info(larch_db *db, struct larch_info *info);
  * threads keep reading and writing (it runs inside a read transaction).
  * With LARCH_COPY_COMPACT only live data is written, every tree rebuilt
  * into full pages and free space dropped, so a database that had most of
- * its data deleted becomes small again. The copy is built under a
- * temporary name, synced and renamed into place before this returns.
+ * its data deleted becomes small again. Without it the pages keep their
+ * numbers, and free pages are written as zeros (deleted data stays
+ * behind). The copy is built under a temporary name, synced and linked
+ * into place before this returns.
+ *
+ * The snapshot is checked whole first (as larch_check does): a copy of a
+ * damaged file would carry the damage under fresh checksums, where no
+ * check could find it again, so it is refused and nothing is written.
  *
  * @param db    the database
  * @param path  the new file; it must not exist
  * @param flags 0 or LARCH_COPY_COMPACT
  * @return 0; LARCH_INVALID (NULL, unknown flags); EEXIST; an errno from
- *         writing; LARCH_CORRUPT (the source is damaged: the copy stops).
+ *         writing; LARCH_CORRUPT (the source is damaged: the detail names
+ *         the first problem, as larch_check would).
  */
 LARCH_API int larch_copy(larch_db *db, const char *path, unsigned flags);
 

@@ -14,6 +14,9 @@ struct check_hooks {
     /* Pages reached so far, of total. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *ctx;
+    /* Leave compressed values undecoded (a copy takes them byte for byte,
+     * checksummed: it needs their pages sound, not their contents). */
+    bool skip_decompression;
 };
 
 /* larch_check with hooks (either may be NULL). */

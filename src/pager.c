@@ -186,6 +186,11 @@ static struct dirty_page dirty_remove(struct wstate *w, pgno_t pgno)
 
 /* ---- Reading ------------------------------------------------------------ */
 
+LARCH_INTERNAL int page_damaged(pgno_t pgno, const char *what)
+{
+    return error_detail(CORRUPT(), "page %llu %s", (unsigned long long)pgno, what);
+}
+
 LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t vsize, uint32_t checksum,
                                      const uint8_t **data)
 {
@@ -201,7 +206,7 @@ LARCH_INTERNAL int page_get_overflow(const larch_txn *txn, pgno_t pgno, uint32_t
         p = txn->map + (pgno << txn->page_shift);
         if (UNLIKELY(page_unverified(txn, pgno))) {
             if (run_checksum(p, (size_t)(n << txn->page_shift)) != checksum)
-                return CORRUPT();
+                return page_damaged(pgno, "(an overflow run) fails its checksum");
             page_mark_verified(txn, pgno);
         }
     }
@@ -234,7 +239,7 @@ LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t 
     if (n == 0 || n > txn->meta.npages - pgno || ((pgno + n) << txn->page_shift) > txn->map_size)
         return CORRUPT();
     if (pg_checksum(p) != page_checksum(p, (size_t)(n << txn->page_shift)))
-        return CORRUPT();
+        return page_damaged(pgno, "fails its checksum");
     page_mark_verified(txn, pgno);
     return 0;
 }

@@ -102,6 +102,9 @@ LARCH_INTERNAL int pglist_push(struct pglist *l, pgno_t p);
 LARCH_INTERNAL void pglist_sort(struct pglist *l, size_t from, bool descending);
 LARCH_INTERNAL uint8_t *dirty_find(const struct wstate *w, pgno_t pgno);
 
+/* LARCH_CORRUPT, with the page and what is wrong with it as the detail. */
+LARCH_INTERNAL int page_damaged(pgno_t pgno, const char *what) __attribute__((cold));
+
 /* LARCH_VERIFY: check the checksum of page p (or its whole overflow run) once per txn. */
 LARCH_INTERNAL int page_verify(const larch_txn *txn, pgno_t pgno, const uint8_t *p);
 
@@ -134,19 +137,19 @@ static inline int page_get(const larch_txn *txn, pgno_t pgno, const uint8_t **ou
 {
     const uint8_t *p;
     if (UNLIKELY(pgno < NUM_METAS || pgno >= txn->meta.npages))
-        return CORRUPT();
+        return page_damaged(pgno, "is named, but lies outside the snapshot");
     if (txn->w) {
         p = dirty_find(txn->w, pgno);
         if (!p) {
             if (UNLIKELY(((pgno + 1) << txn->page_shift) > txn->map_size))
-                return CORRUPT();
+                return page_damaged(pgno, "is named, but lies outside the map");
             p = txn->map + (pgno << txn->page_shift);
         }
     } else {
         p = txn->map + (pgno << txn->page_shift);
     }
     if (UNLIKELY(pg_pgno(p) != pgno))
-        return CORRUPT();
+        return page_damaged(pgno, "does not carry its own page number");
     if (UNLIKELY(page_unverified(txn, pgno))) {
         int rc = page_verify(txn, pgno, p);
         if (rc)

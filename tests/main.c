@@ -107,6 +107,19 @@ void file_flip_byte(const char *path, uint64_t off)
     close(fd);
 }
 
+void test_fill_disk(const char *path)
+{
+    static char buf[65536];
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        test_fail(__FILE__, __LINE__, "cannot create %s", path);
+    for (size_t n = sizeof buf; n >= 512; n /= 2)
+        while (write(fd, buf, n) == (ssize_t)n)
+            ;
+    fsync(fd);
+    close(fd);
+}
+
 static void remove_dir(const char *d)
 {
     DIR *dp = opendir(d);

@@ -89,6 +89,8 @@ bool test_long(void);
 /* File helpers for the tests. */
 uint64_t file_size_of(const char *path);
 void file_flip_byte(const char *path, uint64_t off);
+/* Fill what is left of the file system holding path with a file of that name. */
+void test_fill_disk(const char *path);
 
 static inline larch_val val_of(const void *p, size_t n)
 {

@@ -1,14 +1,20 @@
 /*
  * test_copy.c - hot backup and compacting copy: the copy holds exactly the
  * snapshot it was taken from (also while a writer commits), passes the
- * check, and a compacted copy of a mostly deleted database is small.
+ * check, and a compacted copy of a mostly deleted database is small. A
+ * damaged source stops the copy; free pages are neither read nor copied.
  */
 #include "pagewalk.h"
+
+#include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static larch_db *open_db(const char *path, unsigned flags)
@@ -275,4 +281,196 @@ TEST(copy, streams_to_a_pipe)
         check_copy_equals(db, p);
     }
     larch_close(db);
+}
+
+/* ---- What a copy reads --------------------------------------------------- */
+
+/* The pages check_run says play 'role' in 'tree' (NULL: any tree). */
+struct role_pages {
+    const char *role, *tree;
+    uint64_t *v;
+    size_t n;
+};
+
+static void collect_role(void *ctx, uint64_t pgno, uint64_t n, const char *role, const char *tree)
+{
+    struct role_pages *r = ctx;
+    if (strcmp(role, r->role) || (r->tree && strcmp(tree, r->tree)))
+        return;
+    r->v = realloc(r->v, (r->n + n) * sizeof *r->v);
+    for (uint64_t i = 0; i < n; i++)
+        r->v[r->n++] = pgno + i;
+}
+
+static struct role_pages pages_of(const char *path, const char *role, const char *tree)
+{
+    struct role_pages r = { role, tree, NULL, 0 };
+    larch_db *db = open_db(path, LARCH_RDONLY);
+    larch_txn *txn;
+    larch_check_report rep;
+    struct check_hooks hooks = { .page = collect_role, .ctx = &r };
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK_OK(check_run(txn, &rep, &hooks));
+    larch_abort(txn);
+    larch_close(db);
+    return r;
+}
+
+/*
+ * Silent damage (a flipped byte in a leaf's value, so the page's structure
+ * still holds and only its checksum tells) stops both copies and names the
+ * page. Before: the compacting copy succeeded, and its copy, with the bad
+ * value under a fresh checksum, checked sound.
+ */
+TEST(copy, damage_stops_both_copies)
+{
+    const char *path = test_path("a.db");
+    larch_db *db = open_db(path, 0);
+    fill(db, 3000, 61);
+    larch_close(db);
+    struct role_pages leaves = pages_of(path, "leaf", "bucket 0");
+    CHECK(leaves.n > 2);
+    uint64_t victim = leaves.v[leaves.n / 2];
+    free(leaves.v);
+    file_flip_byte(path, victim * 4096 + 4000); /* in the heap, near the page's end: a value byte */
+    db = open_db(path, 0);
+    char page_name[64];
+    snprintf(page_name, sizeof page_name, "page %llu", (unsigned long long)victim);
+    CHECK_RC(larch_copy(db, test_path("plain.db"), 0), LARCH_CORRUPT);
+    CHECK_MSG(strstr(larch_last_error_detail(), page_name), "detail: %s", larch_last_error_detail());
+    CHECK_RC(larch_copy(db, test_path("compact.db"), LARCH_COPY_COMPACT), LARCH_CORRUPT);
+    CHECK_MSG(strstr(larch_last_error_detail(), page_name), "detail: %s", larch_last_error_detail());
+    CHECK(access(test_path("plain.db"), F_OK) != 0 && access(test_path("compact.db"), F_OK) != 0);
+    int fd = open("/dev/null", O_WRONLY);
+    CHECK_RC(larch_copy_fd(db, fd, LARCH_COPY_COMPACT), LARCH_CORRUPT);
+    close(fd);
+    larch_close(db);
+}
+
+/* Count the times a byte string occurs in a file. */
+static int occurrences(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    size_t wl = strlen(what), n = 0, cap = 1 << 20;
+    char *buf = malloc(cap);
+    int count = 0;
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += got;
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    for (size_t i = 0; i + wl <= n; i++)
+        count += memcmp(buf + i, what, wl) == 0;
+    free(buf);
+    return count;
+}
+
+/* A plain copy writes zeros for free pages: what was deleted stays behind. */
+TEST(copy, plain_copy_leaves_deleted_data_behind)
+{
+    const char *path = test_path("a.db");
+    larch_db *db = open_db(path, 0);
+    fill(db, 2000, 62);
+    larch_txn *txn;
+    char secret[3000];
+    memset(secret, 0, sizeof secret);
+    for (size_t i = 0; i + 1 < sizeof secret; i++)
+        secret[i] = "deleted-secret-"[i % 15];
+    larch_val k = str_val("secret"), v = val_of(secret, strlen(secret));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_put(txn, 0, &k, &v, 0));
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_del(txn, 0, &k));
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_copy(db, test_path("copy.db"), 0));
+    larch_close(db);
+    CHECK(occurrences(path, "deleted-secret-deleted-secret-") > 0);
+    CHECK(occurrences(test_path("copy.db"), "deleted-secret-deleted-secret-") == 0);
+    db = open_db(path, LARCH_RDONLY);
+    check_copy_equals(db, test_path("copy.db"));
+    larch_close(db);
+}
+
+static char copy_mnt[1024];
+
+static void copy_unmount(void *arg)
+{
+    (void)arg;
+    if (copy_mnt[0])
+        umount2(copy_mnt, MNT_DETACH);
+    copy_mnt[0] = 0;
+}
+
+static uint64_t blocks_of(const char *path)
+{
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    return (uint64_t)st.st_blocks;
+}
+
+/*
+ * Free pages can be holes: pages a transaction took at the end of the file
+ * and freed again were never written (older files hold such holes; this
+ * test punches them). On tmpfs, reading a hole through the map allocates
+ * a page, so the copy grew the source; on a full tmpfs it died of SIGBUS.
+ * Now it reads only pages in use.
+ */
+TEST(copy, free_pages_that_are_holes_are_not_read)
+{
+    snprintf(copy_mnt, sizeof copy_mnt, "%s", test_path("mnt"));
+    CHECK(mkdir(copy_mnt, 0700) == 0);
+    if (mount("larch-test", copy_mnt, "tmpfs", 0, "size=16m") != 0) {
+        printf("    skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        copy_mnt[0] = 0;
+        return;
+    }
+    test_on_fail(copy_unmount, NULL);
+    char path[1100], filler[1100];
+    snprintf(path, sizeof path, "%s/a.db", copy_mnt);
+    snprintf(filler, sizeof filler, "%s/filler", copy_mnt);
+    larch_db *db = open_db(path, 0);
+    fill(db, 3000, 63);
+    larch_bucket plain;
+    larch_txn *txn;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "plain", 0, &plain));
+    CHECK_OK(larch_bucket_drop(txn, plain, 0));
+    CHECK_OK(larch_commit(txn));
+    larch_close(db);
+    struct role_pages freep = pages_of(path, "free", NULL);
+    CHECK(freep.n > 10);
+    int fd = open(path, O_RDWR);
+    for (size_t i = 0; i < freep.n; i++)
+        CHECK(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(freep.v[i] * 4096), 4096) == 0);
+    close(fd);
+    free(freep.v);
+    uint64_t blocks = blocks_of(path);
+
+    /* Not full: the copy must not fill the holes. */
+    db = open_db(path, LARCH_RDONLY);
+    CHECK_OK(larch_copy(db, test_path("copy.db"), 0));
+    CHECK(blocks_of(path) == blocks);
+    check_copy_equals(db, test_path("copy.db"));
+    larch_close(db);
+
+    /* Full: the copy must not fault (in a child, to see it die if it does). */
+    test_fill_disk(filler);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        larch_db *c = open_db(path, LARCH_RDONLY);
+        int out = open("/dev/null", O_WRONLY);
+        _exit(larch_copy_fd(c, out, 0) == 0 && larch_copy_fd(c, out, LARCH_COPY_COMPACT) == 0 ? 0 : 1);
+    }
+    int status;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the copy on a full tmpfs %s %d",
+              WIFSIGNALED(status) ? "died of signal" : "failed with status",
+              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    CHECK(blocks_of(path) == blocks);
+    copy_unmount(NULL);
 }

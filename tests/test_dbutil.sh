@@ -190,6 +190,18 @@ cp a.db damaged.db
 printf '\x55' | dd of=damaged.db bs=1 seek=$((3 * 4096 + 2000)) conv=notrunc 2> /dev/null
 expect check_damaged 1 "$dbutil" check damaged.db
 has check_names_page out.txt "page 3"
+# what reads the damaged page stops and names it (before: exit 0, and a
+# compacted copy that checked sound with the bad bytes under new checksums)
+expect dump_damaged 1 "$dbutil" dump damaged.db -a -o damaged.hex
+has dump_damaged_names_page err.txt "page 3"
+expect scan_damaged 1 "$dbutil" scan damaged.db
+has scan_damaged_names_page err.txt "page 3"
+expect copy_damaged 1 "$dbutil" copy damaged.db damaged-copy.db
+has copy_damaged_names_page err.txt "page 3"
+expect copy_compact_damaged 1 "$dbutil" copy damaged.db damaged-compact.db --compact
+has copy_compact_damaged_names_page err.txt "page 3"
+[ ! -e damaged-copy.db ] && [ ! -e damaged-compact.db ] && pass copy_damaged_writes_nothing ||
+    flunk copy_damaged_writes_nothing "a copy of the damaged file was left"
 expect pages 0 "$dbutil" pages a.db
 has pages_meta out.txt "meta"
 has pages_leaf out.txt "leaf"

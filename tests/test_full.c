@@ -192,19 +192,6 @@ static void unmount_it(void *arg)
     }
 }
 
-/* Fill what is left of the file system with a file of its own. */
-static void fill_the_disk(const char *path)
-{
-    static char buf[65536];
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    CHECK(fd >= 0);
-    for (size_t n = sizeof buf; n >= 512; n /= 2)
-        while (write(fd, buf, n) == (ssize_t)n)
-            ;
-    fsync(fd);
-    close(fd);
-}
-
 /*
  * The filling, the emptying and a reopen between them on the file system
  * mounted at dir. The handle is closed before the disk is topped up with
@@ -220,7 +207,7 @@ static void full_disk_round(const char *dir, uint64_t seed)
     larch_db *db = open_db(path, 0);
     fill_until_full(db, &r, &l, ENOSPC);
     larch_close(db);
-    fill_the_disk(filler);
+    test_fill_disk(filler);
     db = open_db(path, 0);
     unsigned pct = free_percent(db);
     size_t keys = l.n;

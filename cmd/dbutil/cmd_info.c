@@ -263,7 +263,7 @@ int cmd_check(struct opts *o)
         return fail(file, rc);
     }
     progress_start(&prog, "check", "pages", 0);
-    struct check_hooks hooks = { NULL, check_progress, &prog };
+    struct check_hooks hooks = { .progress = check_progress, .ctx = &prog };
     int r = check_run(txn, &rep, &hooks);
     progress_end(&prog);
     if (r == 0) {
@@ -365,7 +365,7 @@ int cmd_pages(struct opts *o)
     if (orc == 0) {
         larch_txn *txn;
         larch_check_report rep;
-        struct check_hooks hooks = { map_page, NULL, &m };
+        struct check_hooks hooks = { .page = map_page, .ctx = &m };
         if (larch_begin(db, LARCH_RDONLY, &txn) == 0) {
             in_use = txn->meta.npages;
             check_run(txn, &rep, &hooks);

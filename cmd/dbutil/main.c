@@ -65,7 +65,11 @@ static const struct command commands[] = {
 
 int fail(const char *what, int rc)
 {
-    fprintf(stderr, "dbutil: %s: %s\n", what, larch_strerror(rc));
+    const char *msg = larch_strerror(rc), *detail = larch_last_error_detail();
+    if (rc < 0 && *detail && strcmp(detail, msg) != 0)
+        fprintf(stderr, "dbutil: %s: %s: %s\n", what, msg, detail);
+    else
+        fprintf(stderr, "dbutil: %s: %s\n", what, msg);
     return EXIT_NO;
 }
 
@@ -94,7 +98,9 @@ int usage_error(const char *cmd, const char *fmt, ...)
 int open_db(const char *path, bool rdonly, larch_db **db)
 {
     larch_options o = { 0 };
-    o.flags = rdonly ? LARCH_RDONLY : 0;
+    /* Every page read is checked against its checksum: what dbutil prints
+     * or writes out (dump, scan, get, copy) is never silently damaged. */
+    o.flags = (rdonly ? LARCH_RDONLY : 0) | LARCH_VERIFY;
     int rc = larch_open(path, &o, db);
     if (rc == 0)
         return 0;
