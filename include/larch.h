@@ -90,6 +90,7 @@ extern "C" {
 #define LARCH_BUSY     (-30506) /**< the file is already open in another handle */
 #define LARCH_FULL     (-30507) /**< the commit would grow the file past max_size (less the delete reserve) */
 #define LARCH_PANIC    (-30508) /**< a sync failed: the handle refuses writes until reopened */
+#define LARCH_NOTFILE  (-30509) /**< the path names a directory, device, FIFO or socket */
 
 /* ---- Flags ------------------------------------------------------------- */
 
@@ -143,7 +144,8 @@ typedef struct larch_options {
     uint64_t max_size;  /**< 0: no limit; else a commit that would grow the file past
                              this many bytes fails with LARCH_FULL (see "Full disks")
                              */
-    int mode;           /**< permissions of a new file; 0 means 0644 */
+    int mode;           /**< permissions of a new file (less the umask); 0 means 0644;
+                             an existing file keeps its own */
 } larch_options;
 
 /* ---- Database ---------------------------------------------------------- */
@@ -164,9 +166,15 @@ typedef struct larch_options {
 /**
  * Open a database file, creating it unless LARCH_RDONLY is given.
  *
- * A new file is built under a temporary name, synced and then linked into
- * place, so a crash during creation leaves either no file or a valid empty
- * database. An existing empty (0-byte) file is initialized the same way.
+ * The path must name a regular file (or a symbolic link to one, which is
+ * followed: a dangling link gets its target created); a directory, FIFO,
+ * device or socket gives LARCH_NOTFILE and is not opened. A missing file
+ * is created with opts->mode (less the umask); a file that is empty, or
+ * holds nothing but zeros and is no longer than 128 KiB, is made an empty
+ * database in place, keeping its owner and permissions. Initialization
+ * writes and syncs meta page 1, then meta page 0: a crash in between
+ * leaves a file that the next writable open initializes again (a
+ * read-only open of it gives LARCH_NOTDB or LARCH_CORRUPT).
  *
  * If the newest commit was a one-sync commit cut short by a power loss (its
  * meta page reached the disk, not all its pages: see larch_commit), the file
@@ -178,6 +186,7 @@ typedef struct larch_options {
  * @param db    receives the handle; set to NULL on failure
  * @return 0; LARCH_INVALID (NULL argument, bad page size or flags);
  *         LARCH_BUSY (the file is open in another handle);
+ *         LARCH_NOTFILE (the path names no regular file);
  *         LARCH_NOTDB (not a larch file); LARCH_VERSION (a format this
  *         library does not read, also in just one of the two meta pages:
  *         the other one would be an older commit); LARCH_CORRUPT (no valid meta page, or a

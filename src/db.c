@@ -229,51 +229,57 @@ LARCH_INTERNAL int db_grow_file(larch_db *db, uint64_t need)
 /* ---- Creating a file ---------------------------------------------------- */
 
 /*
- * Build an empty database under a temporary name, sync it, and give it the
- * real name: link() (which fails if the name exists) for a new file, or
- * rename() over an existing empty file. A crash leaves no file, the old
- * empty one, or a complete empty database; never a half-written one.
+ * Make an empty file a database, in place: the file keeps its owner,
+ * permissions and name (a symbolic link keeps pointing at it). Meta page 1
+ * is written and synced before meta page 0, so until page 1 is whole on
+ * disk, page 0 is still all zeros: a crash in between leaves a file that
+ * init_cut_short() knows, and the next writable open initializes it again.
+ * Once page 1 is there, the file opens (page 0 may be torn: it is then the
+ * older meta page, of the same empty database).
  */
-static int create_file(const char *path, uint32_t ps, int mode, bool replace)
+static int init_in_place(int fd, uint32_t ps, bool sync)
 {
-    static atomic_uint counter;
-    size_t n = strlen(path) + 64;
-    char *tmp = malloc(n);
-    uint8_t *buf = calloc(NUM_METAS, ps);
-    int fd = -1, rc = ENOMEM;
-    if (!tmp || !buf)
-        goto out;
-    snprintf(tmp, n, "%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-    rc = os_open(tmp, O_RDWR | O_CREAT | O_EXCL, mode, &fd);
-    if (rc)
-        goto out;
-    struct meta m = { 0 };
-    m.page_size = ps;
-    m.npages = NUM_METAS;
-    for (txnid_t t = 0; t < NUM_METAS; t++) {
+    uint8_t *buf = calloc(1, ps);
+    if (!buf)
+        return ENOMEM;
+    struct meta m = { .page_size = ps, .npages = NUM_METAS };
+    int rc = 0;
+    for (txnid_t t = NUM_METAS; t-- > 0 && rc == 0;) {
         m.txnid = t;
-        meta_encode(&m, NULL, buf + t * ps);
+        meta_encode(&m, NULL, buf);
+        rc = os_pwrite_full(fd, buf, ps, t * ps);
+        if (rc == 0 && sync)
+            rc = os_datasync(fd);
     }
-    rc = os_pwrite_full(fd, buf, (size_t)NUM_METAS * ps, 0);
-    if (rc == 0)
-        rc = os_sync(fd);
-    os_close(fd);
-    fd = -1;
-    if (rc == 0 && replace)
-        rc = os_rename(tmp, path);
-    else if (rc == 0) {
-        rc = os_link(tmp, path);
-        if (rc == EEXIST)
-            rc = 0; /* someone else created it meanwhile: open theirs */
-        else if (rc == EPERM || rc == ENOSYS || rc == EOPNOTSUPP)
-            rc = os_rename(tmp, path); /* a file system without hard links */
+    free(buf);
+    return rc;
+}
+
+/*
+ * Whether a file that has no valid meta page is what an initialization
+ * cut short leaves (init_in_place): zeros, but perhaps for the start of
+ * meta page 1 (its magic at its place) after a first page of zeros, and
+ * no longer than two pages. Nothing else looks so: a database's meta page
+ * 0 is zeroed only while page 1 is sound.
+ */
+static int init_cut_short(int fd, uint64_t size, bool *yes)
+{
+    *yes = false;
+    if (size > 2ull * MAX_PAGE_SIZE)
+        return 0;
+    uint8_t *buf = malloc(2 * MAX_PAGE_SIZE);
+    size_t got, zeros = 0;
+    if (!buf)
+        return ENOMEM;
+    int rc = os_pread_full(fd, buf, (size_t)size, 0, &got);
+    while (rc == 0 && zeros < got && buf[zeros] == 0)
+        zeros++;
+    if (rc == 0 && got == size) {
+        *yes = zeros == got;
+        for (uint32_t ps = MIN_PAGE_SIZE; ps <= MAX_PAGE_SIZE && !*yes; ps <<= 1)
+            *yes = ps < size && size <= 2ull * ps && zeros >= ps && size >= ps + META_MAGIC_OFF + 4 &&
+                   get32(buf + ps + META_MAGIC_OFF) == LARCH_MAGIC;
     }
-    if (rc == 0)
-        rc = os_sync_dir_of(path);
-out:
-    if (tmp)
-        os_unlink(tmp);
-    free(tmp);
     free(buf);
     return rc;
 }
@@ -424,42 +430,83 @@ static bool valid_new_page_size(uint32_t ps)
     return ps == 0 || (ps >= MIN_PAGE_SIZE && ps <= MAX_PAGE_SIZE && (ps & (ps - 1)) == 0);
 }
 
-/* Open, lock and (for an empty file) initialize; gives the locked fd and its size. */
+/*
+ * Open (creating it if missing and writable), check that it is a regular
+ * file, and lock; gives the locked fd and its size. A symbolic link is
+ * followed, also a dangling one, whose target is created.
+ */
 static int open_locked(const char *path, const larch_options *o, int *fdp, uint64_t *sizep)
 {
     bool rdonly = o->flags & LARCH_RDONLY;
-    uint32_t ps = o->page_size ? o->page_size : DEFAULT_PAGE_SIZE;
-    int mode = o->mode ? o->mode : 0644;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        int fd, rc = os_open(path, rdonly ? O_RDONLY : O_RDWR, 0, &fd);
-        if (rc == ENOENT && !rdonly) {
-            rc = create_file(path, ps, mode, false);
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (rc)
-            return rc;
-        uint64_t size = 0;
-        rc = os_lock(fd, !rdonly);
-        if (rc == 0)
-            rc = os_file_size(fd, &size);
-        if (rc == 0 && size == 0 && !rdonly) {
-            rc = create_file(path, ps, mode, true);
-            os_close(fd);
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (rc) {
-            os_close(fd);
-            return rc;
-        }
-        *fdp = fd;
-        *sizep = size;
-        return 0;
+    int fd, mode = o->mode ? o->mode : 0644;
+    const char *kind = NULL;
+    int rc = os_open_regular(path, rdonly ? O_RDONLY : O_RDWR | O_CREAT, mode, &fd, &kind);
+    if (rc == LARCH_NOTFILE)
+        return error_detail(rc, "%s is %s, not a regular file", path, kind);
+    if (rc)
+        return rc;
+    rc = os_lock(fd, !rdonly);
+    if (rc == 0)
+        rc = os_file_size(fd, sizep);
+    if (rc) {
+        os_close(fd);
+        return rc;
     }
-    return LARCH_BUSY; /* the file kept changing under us */
+    *fdp = fd;
+    return 0;
+}
+
+/*
+ * Read the meta page of the open file db->fd (of *size bytes); a writable
+ * handle first initializes a file that is empty or whose initialization was
+ * cut short (and syncs its directory, which may have just got its name).
+ */
+static int open_meta(larch_db *db, const char *path, const larch_options *o, uint64_t *size, struct meta *m)
+{
+    bool rdonly = o->flags & LARCH_RDONLY;
+    int rc = *size ? read_meta(db->fd, *size, !rdonly, m, &db->discarded_txnid) : LARCH_NOTDB;
+    if (rc == 0 || rdonly || (rc != LARCH_NOTDB && rc != LARCH_CORRUPT))
+        return rc;
+    bool cut_short;
+    int err = init_cut_short(db->fd, *size, &cut_short);
+    if (err || !cut_short)
+        return err ? err : rc;
+    uint32_t ps = o->page_size ? o->page_size : DEFAULT_PAGE_SIZE;
+    bool sync = !(o->flags & LARCH_NOSYNC);
+    if (*size && (err = os_truncate(db->fd, 0)) != 0)
+        return err;
+    if ((err = init_in_place(db->fd, ps, sync)) != 0 || (sync && (err = os_sync_dir_of(path)) != 0))
+        return err;
+    *size = (uint64_t)NUM_METAS * ps;
+    return read_meta(db->fd, *size, true, m, &db->discarded_txnid);
+}
+
+/*
+ * A writable open of a database that never committed (txnid 1: meta page
+ * 1 of init_in_place) whose meta page 0 is not sound, as a crash between
+ * the two writes of init_in_place leaves it: write page 0, so that the
+ * file is whole again.
+ */
+static int finish_init(larch_db *db, const struct meta *m)
+{
+    struct meta other;
+    size_t got;
+    if (m->txnid != 1 || m->nwritten)
+        return 0;
+    uint8_t *buf = malloc(m->page_size);
+    if (!buf)
+        return ENOMEM;
+    int rc = os_pread_full(db->fd, buf, m->page_size, 0, &got);
+    if (rc == 0 && (got < m->page_size || meta_decode(buf, got, 0, 0, &other) != 0)) {
+        other = *m;
+        other.txnid = 0;
+        meta_encode(&other, NULL, buf);
+        rc = os_pwrite_full(db->fd, buf, m->page_size, 0);
+        if (rc == 0 && !(db->flags & LARCH_NOSYNC))
+            rc = os_datasync(db->fd);
+    }
+    free(buf);
+    return rc;
 }
 
 /*
@@ -546,9 +593,11 @@ static int open_db(const char *path, const larch_options *opts, larch_db **dbp)
     /* Read-only, a file cut short still opens, to salvage what it holds:
      * reads of the missing pages report damage (and the check says why). */
     if (rc == 0)
-        rc = read_meta(db->fd, db->file_size, !rdonly, &m, &db->discarded_txnid);
+        rc = open_meta(db, path, o, &db->file_size, &m);
     if (rc == 0 && db->discarded_txnid && !rdonly)
         rc = clear_meta(db, db->discarded_txnid % NUM_METAS, m.page_size);
+    if (rc == 0 && !rdonly)
+        rc = finish_init(db, &m);
     if (rc == 0 && rdonly && m.npages * (uint64_t)m.page_size > db->file_size) {
         db->truncated_from = m.npages;
         m.npages = db->file_size / m.page_size;

@@ -80,6 +80,35 @@ LARCH_INTERNAL int os_open(const char *path, int flags, int mode, int *fd)
     return 0;
 }
 
+static const char *kind_of(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) ? "a character device"
+         : S_ISBLK(mode) ? "a block device" : S_ISSOCK(mode) ? "a socket" : "not a regular file";
+}
+
+LARCH_INTERNAL int os_open_regular(const char *path, int flags, int mode, int *fd, const char **kind)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        *kind = kind_of(st.st_mode);
+        return LARCH_NOTFILE;
+    }
+    /* It may have changed since: O_NONBLOCK keeps a FIFO from waiting,
+     * O_NOCTTY a terminal from becoming this process's. */
+    int rc = os_open(path, flags | O_NONBLOCK | O_NOCTTY, mode, fd);
+    if (rc)
+        return rc;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        *kind = kind_of(st.st_mode);
+        os_close(*fd);
+        return LARCH_NOTFILE;
+    }
+    int fl = fcntl(*fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+    return 0;
+}
+
 LARCH_INTERNAL void os_close(int fd)
 {
     if (fd >= 0)
@@ -218,14 +247,21 @@ LARCH_INTERNAL void os_unlink(const char *path)
     current_io->unlink(path);
 }
 
-/* Sync the directory holding path, so a new name in it is durable. */
+/* Sync the directory holding path (resolved, if it is a symbolic link),
+ * so a new name in it is durable. */
 LARCH_INTERNAL int os_sync_dir_of(const char *path)
 {
-    size_t n = strlen(path);
-    char *dir = malloc(n + 2);
+    char *dir = realpath(path, NULL); /* NULL if path does not exist yet */
+    if (!dir)
+        dir = strdup(path);
     if (!dir)
         return ENOMEM;
-    memcpy(dir, path, n + 1);
+    char *room = realloc(dir, strlen(dir) + 2); /* room for "." */
+    if (!room) {
+        free(dir);
+        return ENOMEM;
+    }
+    dir = room;
     char *slash = strrchr(dir, '/');
     if (!slash)
         strcpy(dir, ".");

@@ -43,6 +43,14 @@ LARCH_INTERNAL const struct os_io *os_io_default(void);
 
 /* Wrappers: 0 or a positive errno unless said otherwise. */
 LARCH_INTERNAL int os_open(const char *path, int flags, int mode, int *fd);
+/*
+ * Open a regular file (following symbolic links), never anything else:
+ * LARCH_NOTFILE, with *kind naming what path is ("a directory", "a FIFO",
+ * ...), for a directory, device, FIFO or socket, which is not opened at
+ * all if it is one already (opening a FIFO waits for a writer, a device
+ * may act on being opened).
+ */
+LARCH_INTERNAL int os_open_regular(const char *path, int flags, int mode, int *fd, const char **kind);
 LARCH_INTERNAL void os_close(int fd);
 LARCH_INTERNAL int os_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 LARCH_INTERNAL int os_pwritev_full(int fd, struct iovec *iov, int iovcnt, uint64_t off);
@@ -61,6 +69,7 @@ LARCH_INTERNAL int os_lock(int fd, bool exclusive);
 LARCH_INTERNAL int os_link(const char *from, const char *to);
 LARCH_INTERNAL int os_rename(const char *from, const char *to);
 LARCH_INTERNAL void os_unlink(const char *path);
+/* Sync the directory that holds the file path names (a symbolic link's target). */
 LARCH_INTERNAL int os_sync_dir_of(const char *path);
 /* Write all of buf to a stream (pipe, socket or file at its offset). */
 LARCH_INTERNAL int os_write_all(int fd, const void *buf, size_t len);
