@@ -91,6 +91,7 @@ extern "C" {
 #define LARCH_FULL     (-30507) /**< the commit would grow the file past max_size (less the delete reserve) */
 #define LARCH_PANIC    (-30508) /**< a sync failed: the handle refuses writes until reopened */
 #define LARCH_NOTFILE  (-30509) /**< the path names a directory, device, FIFO or socket */
+#define LARCH_BUCKETS_FULL (-30510) /**< 65,535 buckets are in use in this handle */
 
 /* ---- Flags ------------------------------------------------------------- */
 
@@ -129,7 +130,7 @@ extern "C" {
 typedef struct larch_db larch_db;         /**< one open database file */
 typedef struct larch_txn larch_txn;       /**< a read or write transaction */
 typedef struct larch_cursor larch_cursor; /**< an ordered position in a bucket */
-typedef uint32_t larch_bucket;            /**< 0 is the default key space */
+typedef uint64_t larch_bucket;            /**< 0 is the default key space */
 
 /** A key or value: size bytes at data. */
 typedef struct larch_val {
@@ -358,7 +359,8 @@ LARCH_API void larch_cursor_close(larch_cursor *cur);
  * buckets). Bucket 0, the default key space, always exists and has no name.
  * A handle stays valid in later transactions of the same larch_db until the
  * bucket is deleted (by a commit) or the database is closed; handles of
- * deleted buckets, of another larch_db or made up give LARCH_INVALID.
+ * deleted buckets, of another larch_db (also one closed and reopened) or
+ * made up give LARCH_INVALID: no handle is ever issued twice in a process.
  */
 
 /**
@@ -373,8 +375,8 @@ LARCH_API void larch_cursor_close(larch_cursor *cur);
  * @param b     receives the handle
  * @return 0; LARCH_NOTFOUND (no such bucket and no LARCH_CREATE);
  *         LARCH_INVALID (NULL, bad name, CREATE in a read transaction,
- *         unknown flags); LARCH_FULL (65,535 handles in use); ENOMEM;
- *         LARCH_CORRUPT.
+ *         unknown flags); LARCH_BUCKETS_FULL (65,535 buckets in use in
+ *         this handle: deleted ones do not count); ENOMEM; LARCH_CORRUPT.
  */
 LARCH_API int larch_bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_bucket *b);
 

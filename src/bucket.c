@@ -7,35 +7,51 @@
 
 #include <stdlib.h>
 
-LARCH_INTERNAL void bucket_table_init(struct bucket_table *bt, uint16_t salt)
+/*
+ * Handles: (serial << BUCKET_INDEX_BITS) | index. The serial comes from
+ * one counter for the whole process, so no two entries ever made, in any
+ * handle, share a handle: a stale one (of a deleted bucket, or of a
+ * larch_db closed since) names no entry, whatever reused its index.
+ */
+static atomic_uint_least64_t next_serial = 1;
+
+LARCH_INTERNAL void bucket_table_init(struct bucket_table *bt)
 {
+    memset(bt, 0, sizeof *bt);
     pthread_mutex_init(&bt->lock, NULL);
     for (unsigned i = 0; i < BUCKET_CHUNKS; i++)
         atomic_init(&bt->chunk[i], NULL);
     bt->next_index = 1;
-    bt->salt = salt ? salt : 1;
-    bt->free_index = NULL;
-    bt->nfree = bt->free_cap = 0;
-    bt->all = NULL;
+}
+
+static void free_chain(struct bucket_entry *e)
+{
+    while (e) {
+        struct bucket_entry *next = e->next;
+        free(e);
+        e = next;
+    }
 }
 
 LARCH_INTERNAL void bucket_table_free(struct bucket_table *bt, bool destroy_lock)
 {
-    for (struct bucket_entry *e = bt->all, *next; e; e = next) {
-        next = e->next_all;
-        free(e);
+    for (unsigned i = 0; i < BUCKET_CHUNKS; i++) {
+        _Atomic(struct bucket_entry *) *chunk = atomic_load(&bt->chunk[i]);
+        for (unsigned j = 0; chunk && j < BUCKET_CHUNK; j++)
+            free(atomic_load(&chunk[j]));
+        free((void *)chunk);
     }
-    for (unsigned i = 0; i < BUCKET_CHUNKS; i++)
-        free((void *)atomic_load(&bt->chunk[i]));
+    free_chain(bt->limbo);
+    free(bt->names);
     free(bt->free_index);
     if (destroy_lock)
         pthread_mutex_destroy(&bt->lock);
 }
 
-/* The entry a handle names, without a lock; NULL if none or retired. */
+/* The entry a handle names, without a lock; NULL if none. */
 static struct bucket_entry *entry_of(larch_db *db, larch_bucket b)
 {
-    uint32_t idx = b & 0xffffu;
+    uint32_t idx = BUCKET_INDEX(b);
     if (idx == 0)
         return NULL;
     _Atomic(struct bucket_entry *) *chunk = atomic_load(&db->buckets.chunk[idx / BUCKET_CHUNK]);
@@ -45,6 +61,52 @@ static struct bucket_entry *entry_of(larch_db *db, larch_bucket b)
     if (!e || e->handle != b || atomic_load(&e->state) == ENTRY_RETIRED)
         return NULL;
     return e;
+}
+
+/* ---- The name index: live and pending entries by name (under the lock) --- */
+
+static size_t name_hash(const uint8_t *name, size_t len, size_t cap)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ name[i]) * 0x100000001b3ull;
+    return (size_t)(h ^ (h >> 32)) & (cap - 1);
+}
+
+static int names_add(struct bucket_table *bt, struct bucket_entry *e)
+{
+    if (bt->nnames + 1 > bt->names_cap) {
+        size_t cap = bt->names_cap ? bt->names_cap * 2 : 64;
+        struct bucket_entry **v = calloc(cap, sizeof *v);
+        if (!v)
+            return ENOMEM;
+        for (size_t i = 0; i < bt->names_cap; i++)
+            for (struct bucket_entry *x = bt->names[i], *next; x; x = next) {
+                next = x->next;
+                size_t h = name_hash(x->name, x->namelen, cap);
+                x->next = v[h];
+                v[h] = x;
+            }
+        free(bt->names);
+        bt->names = v;
+        bt->names_cap = cap;
+    }
+    size_t h = name_hash(e->name, e->namelen, bt->names_cap);
+    e->next = bt->names[h];
+    bt->names[h] = e;
+    bt->nnames++;
+    return 0;
+}
+
+static void names_remove(struct bucket_table *bt, struct bucket_entry *e)
+{
+    struct bucket_entry **link = &bt->names[name_hash(e->name, e->namelen, bt->names_cap)];
+    while (*link && *link != e)
+        link = &(*link)->next;
+    if (*link) {
+        *link = e->next;
+        bt->nnames--;
+    }
 }
 
 /* 1..255 bytes of well-formed UTF-8 (no overlong forms, no surrogates). */
@@ -78,18 +140,10 @@ static bool valid_name(const char *name, size_t *lenp)
 static int entry_new(larch_db *db, const char *name, size_t len, unsigned state, struct bucket_entry **out)
 {
     struct bucket_table *bt = &db->buckets;
-    uint32_t idx, gen = bt->salt;
-    if (bt->nfree) {
-        idx = bt->free_index[--bt->nfree];
-        struct bucket_entry *old = atomic_load(&atomic_load(&bt->chunk[idx / BUCKET_CHUNK])[idx % BUCKET_CHUNK]);
-        gen = ((old->handle >> 16) + 1) & 0xffffu;
-        if (gen == 0)
-            gen = 1;
-    } else {
-        if (bt->next_index > BUCKET_MAX_INDEX)
-            return LARCH_FULL;
-        idx = bt->next_index;
-    }
+    uint32_t idx = bt->nfree ? bt->free_index[bt->nfree - 1] : bt->next_index;
+    if (idx > BUCKET_MAX_INDEX)
+        return error_detail(LARCH_BUCKETS_FULL, "%u buckets are in use in this handle: the most it can hold",
+                            BUCKET_MAX_INDEX);
     _Atomic(struct bucket_entry *) *chunk = atomic_load(&bt->chunk[idx / BUCKET_CHUNK]);
     if (!chunk) {
         chunk = calloc(BUCKET_CHUNK, sizeof *chunk);
@@ -100,24 +154,54 @@ static int entry_new(larch_db *db, const char *name, size_t len, unsigned state,
     struct bucket_entry *e = calloc(1, sizeof *e);
     if (!e)
         return ENOMEM;
-    if (idx == bt->next_index)
-        bt->next_index++;
-    e->handle = (gen << 16) | idx;
+    e->handle = (larch_bucket)atomic_fetch_add(&next_serial, 1) << BUCKET_INDEX_BITS | idx;
     atomic_init(&e->state, state);
     e->namelen = (uint16_t)len;
     memcpy(e->name, name, len);
-    e->next_all = bt->all;
-    bt->all = e;
+    if (names_add(bt, e)) {
+        free(e);
+        return ENOMEM;
+    }
+    if (bt->nfree)
+        bt->nfree--;
+    else
+        bt->next_index++;
     atomic_store(&chunk[idx % BUCKET_CHUNK], e);
     *out = e;
     return 0;
 }
 
+/*
+ * Free the retired entries no transaction can still be reading: those
+ * retired before the commit that every open snapshot is newer than (a
+ * transaction that began after an entry left the table cannot find it).
+ * Writer only, with the table lock held.
+ */
+static void collect_limbo(larch_db *db)
+{
+    struct bucket_entry **link = &db->buckets.limbo;
+    txnid_t oldest = *link ? db_oldest_snapshot(db) : 0;
+    while (*link) {
+        struct bucket_entry *e = *link;
+        if (e->retired_at < oldest) {
+            *link = e->next;
+            free(e);
+        } else {
+            link = &e->next;
+        }
+    }
+}
+
+/* A bucket is gone (deleted by a commit, or its creation aborted): its
+ * entry leaves the table and the name index, and its index is reused. */
 static void entry_retire(larch_db *db, struct bucket_entry *e)
 {
     struct bucket_table *bt = &db->buckets;
+    uint32_t idx = BUCKET_INDEX(e->handle);
     pthread_mutex_lock(&bt->lock);
     atomic_store(&e->state, ENTRY_RETIRED);
+    names_remove(bt, e);
+    atomic_store(&atomic_load(&bt->chunk[idx / BUCKET_CHUNK])[idx % BUCKET_CHUNK], NULL);
     if (bt->nfree == bt->free_cap) {
         size_t cap = bt->free_cap ? bt->free_cap * 2 : 16;
         uint32_t *v = realloc(bt->free_index, cap * sizeof *v);
@@ -127,7 +211,10 @@ static void entry_retire(larch_db *db, struct bucket_entry *e)
         }
     }
     if (bt->nfree < bt->free_cap) /* else the index is simply not reused */
-        bt->free_index[bt->nfree++] = e->handle & 0xffffu;
+        bt->free_index[bt->nfree++] = idx;
+    e->retired_at = db->versions->meta.txnid;
+    e->next = bt->limbo;
+    bt->limbo = e;
     pthread_mutex_unlock(&bt->lock);
 }
 
@@ -175,7 +262,7 @@ static int catalog_get(larch_txn *txn, const void *name, size_t len, struct tree
 static int slot_load(larch_txn *txn, struct bucket_entry *e, struct txn_bucket **out)
 {
     struct txn_bucket *tb;
-    int rc = txn_slot(txn, e->handle & 0xffffu, &tb);
+    int rc = txn_slot(txn, BUCKET_INDEX(e->handle), &tb);
     if (rc)
         return rc;
     if (tb->handle != e->handle || tb->state != TB_LOADED) {
@@ -192,7 +279,7 @@ static int slot_load(larch_txn *txn, struct bucket_entry *e, struct txn_bucket *
 /* Whether this transaction deleted the bucket behind handle b. */
 static bool deleted_here(const larch_txn *txn, larch_bucket b)
 {
-    uint32_t idx = b & 0xffffu;
+    uint32_t idx = BUCKET_INDEX(b);
     return idx < txn->nbk && txn->bk[idx].handle == b && txn->bk[idx].state == TB_DELETED;
 }
 
@@ -219,10 +306,12 @@ LARCH_INTERNAL int bucket_load(larch_txn *txn, larch_bucket b, struct tree **t)
 /* An entry for name that this transaction may use, or a new one (table lock held). */
 static int entry_for_name(larch_txn *txn, const char *name, size_t len, bool exists, struct bucket_entry **out)
 {
-    for (struct bucket_entry *e = txn->db->buckets.all; e; e = e->next_all) {
+    struct bucket_table *bt = &txn->db->buckets;
+    struct bucket_entry *e = bt->names_cap ? bt->names[name_hash((const uint8_t *)name, len, bt->names_cap)] : NULL;
+    for (; e; e = e->next) {
         unsigned st = atomic_load(&e->state);
-        if (e->namelen != len || memcmp(e->name, name, len) || st == ENTRY_RETIRED ||
-            (st == ENTRY_PENDING && !txn->w) || deleted_here(txn, e->handle))
+        if (e->namelen != len || memcmp(e->name, name, len) || (st == ENTRY_PENDING && !txn->w) ||
+            deleted_here(txn, e->handle))
             continue;
         *out = e;
         return 0;
@@ -235,7 +324,7 @@ static int create_bucket(larch_txn *txn, struct bucket_entry *e, unsigned flags)
     struct txn_bucket *tb;
     struct tree empty = { .flags = (flags & LARCH_LZ4) ? TREE_LZ4 : 0 };
     uint8_t rec[CATALOG_RECORD_SIZE];
-    int rc = txn_slot(txn, e->handle & 0xffffu, &tb);
+    int rc = txn_slot(txn, BUCKET_INDEX(e->handle), &tb);
     if (rc)
         return rc;
     slot_fill(tb, e, &empty);
@@ -268,7 +357,7 @@ static int bucket_open(larch_txn *txn, const char *name, unsigned flags, larch_b
     if (rc && rc != LARCH_NOTFOUND)
         return rc;
     bool exists = rc == 0;
-    struct bucket_entry *e;
+    struct bucket_entry *e = NULL;
     pthread_mutex_lock(&txn->db->buckets.lock);
     rc = entry_for_name(txn, name, len, exists, &e);
     pthread_mutex_unlock(&txn->db->buckets.lock);
@@ -313,7 +402,7 @@ static int bucket_drop(larch_txn *txn, larch_bucket b, int delete_bucket)
         t->dict_size = 0;
     }
     if (rc == 0 && delete_bucket) {
-        struct txn_bucket *tb = &txn->bk[b & 0xffffu];
+        struct txn_bucket *tb = &txn->bk[BUCKET_INDEX(b)];
         rc = bt_del(txn, &txn->meta.trees[TREE_CATALOG], tb->entry->name, tb->entry->namelen);
         tb->state = TB_DELETED;
     }
@@ -424,17 +513,23 @@ LARCH_INTERNAL int bucket_commit(larch_txn *txn)
 
 LARCH_INTERNAL void bucket_txn_end(larch_txn *txn, bool committed)
 {
+    bool retired = false;
     for (uint32_t i = 1; i < txn->nbk; i++) {
         struct txn_bucket *tb = &txn->bk[i];
         if (!tb->handle)
             continue;
         bool deleted = tb->state == TB_DELETED;
-        if (tb->created && (!committed || deleted))
+        if ((tb->created && (!committed || deleted)) || (!tb->created && deleted && committed)) {
             entry_retire(txn->db, tb->entry);
-        else if (tb->created)
+            retired = true;
+        } else if (tb->created) {
             atomic_store(&tb->entry->state, ENTRY_LIVE);
-        else if (deleted && committed)
-            entry_retire(txn->db, tb->entry);
+        }
+    }
+    if (txn->w && (retired || txn->db->buckets.limbo)) {
+        pthread_mutex_lock(&txn->db->buckets.lock);
+        collect_limbo(txn->db);
+        pthread_mutex_unlock(&txn->db->buckets.lock);
     }
     if (txn->bk != txn->bk_inline)
         free(txn->bk);

@@ -583,8 +583,7 @@ static int open_db(const char *path, const larch_options *opts, larch_db **dbp)
     db->flags = o->flags;
     db->max_size = o->max_size;
     pthread_mutex_init(&db->write_lock, NULL);
-    /* Handles of another db are told apart by this salt in their generation. */
-    bucket_table_init(&db->buckets, (uint16_t)(((uintptr_t)db >> 4) ^ (uintptr_t)time(NULL)));
+    bucket_table_init(&db->buckets);
 
     struct meta m = { 0 };
     struct version *v = NULL;

@@ -65,6 +65,8 @@ struct reader_chunk {
 /* The bucket handle table; see bucket.h. */
 #define BUCKET_CHUNK 256u
 #define BUCKET_CHUNKS 256u
+#define BUCKET_INDEX_BITS 16
+#define BUCKET_INDEX(b) ((uint32_t)((b) & 0xffffu))
 #define BUCKET_MAX_INDEX (BUCKET_CHUNK * BUCKET_CHUNKS - 1u)
 
 enum { ENTRY_LIVE = 1, ENTRY_PENDING = 2, ENTRY_RETIRED = 3 };
@@ -74,17 +76,19 @@ struct bucket_entry {
     atomic_uint state;
     uint16_t namelen;
     uint8_t name[MAX_BUCKET_NAME];
-    struct bucket_entry *next_all; /* every entry ever made, for close */
+    struct bucket_entry *next;       /* in a chain of the name index, or in limbo */
+    txnid_t retired_at;              /* in limbo: the last commit when it was retired */
 };
 
 struct bucket_table {
     pthread_mutex_t lock;
     _Atomic(_Atomic(struct bucket_entry *) *) chunk[BUCKET_CHUNKS];
     uint32_t next_index;
-    uint16_t salt;
     uint32_t *free_index; /* indexes of retired entries, to reuse */
     size_t nfree, free_cap;
-    struct bucket_entry *all;
+    struct bucket_entry **names; /* hash of the names of live and pending entries */
+    size_t names_cap, nnames;
+    struct bucket_entry *limbo;  /* retired entries a transaction may still read */
 };
 
 struct wstate;

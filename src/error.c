@@ -18,7 +18,8 @@
     X(LARCH_BUSY, "the database file is already open in another handle or process")                      \
     X(LARCH_FULL, "the database would grow past its size limit (max_size)")                              \
     X(LARCH_PANIC, "an earlier write or sync failed; reopen the database before writing again")          \
-    X(LARCH_NOTFILE, "the path names a directory, device, FIFO or socket, not a regular file")
+    X(LARCH_NOTFILE, "the path names a directory, device, FIFO or socket, not a regular file")           \
+    X(LARCH_BUCKETS_FULL, "65,535 buckets are in use in this handle: the most it can hold")
 
 LARCH_API const char *larch_strerror(int err)
 {

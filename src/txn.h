@@ -46,7 +46,7 @@ struct larch_txn {
     struct wstate *w;         /* write transactions */
     uint64_t mod_seq;         /* bumped by every change: cursors re-find their place */
     int error;                /* the first failure that left a write half-done */
-    struct txn_bucket *bk;    /* indexed by handle & 0xffff */
+    struct txn_bucket *bk;    /* indexed by BUCKET_INDEX(handle) */
     uint32_t nbk;
     struct txn_spare *spare;  /* where arena and zwin came from and go back to */
     struct arena_chunk *arena;
@@ -71,7 +71,7 @@ static inline int txn_tree(larch_txn *txn, larch_bucket b, struct tree **t)
         *t = &txn->meta.trees[0];
         return 0;
     }
-    uint32_t idx = b & 0xffffu;
+    uint32_t idx = BUCKET_INDEX(b);
     if (LIKELY(idx < txn->nbk && txn->bk[idx].handle == b && txn->bk[idx].state == TB_LOADED)) {
         *t = &txn->bk[idx].tree;
         return 0;

@@ -6,6 +6,8 @@
 #include "db.h"
 #include "pager.h"
 
+#include <stdatomic.h>
+
 #include <unistd.h>
 
 static void put_in(larch_txn *txn, larch_bucket b, const char *k, const char *v)
@@ -598,5 +600,134 @@ TEST(bucket, info)
     CHECK(info.free_pages > 5 && info.last_pgno > 10);
     CHECK(info.file_size == file_size_of(test_path("a.db")) && info.map_size >= info.file_size);
     larch_abort(reader);
+    larch_close(db);
+}
+
+/* ---- Handles over the life of a process --------------------------------- */
+
+/*
+ * Before: a handle's generation came from the db pointer and the time, so
+ * after a close and reopen in the same second the old handle of "alpha"
+ * named "beta", and a put through it went into "beta".
+ */
+TEST(bucket, a_stale_handle_never_names_another_bucket)
+{
+    for (int round = 0; round < 200; round++) {
+        larch_db *db = test_open_nosync("a.db");
+        larch_txn *txn;
+        larch_bucket alpha, beta;
+        CHECK_OK(larch_begin(db, 0, &txn));
+        CHECK_OK(larch_bucket_open(txn, "alpha", LARCH_CREATE, &alpha));
+        CHECK_OK(larch_commit(txn));
+        larch_close(db);
+        db = test_open_nosync("a.db");
+        CHECK_OK(larch_begin(db, 0, &txn));
+        CHECK_OK(larch_bucket_open(txn, round % 2 ? "alpha" : "beta", LARCH_CREATE, &beta));
+        larch_val k = str_val("stale"), v = str_val("v");
+        CHECK_RC(larch_put(txn, alpha, &k, &v, 0), LARCH_INVALID);
+        CHECK(strstr(larch_last_error_detail(), "names no bucket") != NULL);
+        CHECK_RC(larch_get(txn, beta, &k, &v), LARCH_NOTFOUND);
+        CHECK_OK(larch_commit(txn));
+        larch_close(db);
+    }
+}
+
+/* The entries of one handle's bucket table (db.h), for the tests below. */
+static size_t table_entries(larch_db *db)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < BUCKET_CHUNKS; i++) {
+        _Atomic(struct bucket_entry *) *chunk = atomic_load(&db->buckets.chunk[i]);
+        for (unsigned j = 0; chunk && j < BUCKET_CHUNK; j++)
+            n += atomic_load(&chunk[j]) != NULL;
+    }
+    for (struct bucket_entry *e = db->buckets.limbo; e; e = e->next)
+        n++;
+    return n;
+}
+
+#ifdef LARCH_TEST_SMALL
+#define BUCKET_CYCLES 5000
+#else
+#define BUCKET_CYCLES 66000 /* more than a table of 65,535 indexes holds */
+#endif
+
+/*
+ * Before: every bucket ever created kept its entry (about 280 bytes) until
+ * the handle closed, larch_bucket_open walked all of them (40 us -> 490 us
+ * after 60,000 create/drop cycles), and the 65,536th creation in the life
+ * of a handle failed with LARCH_FULL. Now a deleted bucket's entry goes,
+ * its index serves again, and only live buckets count.
+ */
+TEST(bucket, create_and_drop_cycles_reuse_their_entries)
+{
+    larch_db *db = test_open_nosync("a.db");
+    larch_txn *txn, *reader;
+    larch_bucket b, first = 0;
+    char name[32];
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "keeper", LARCH_CREATE, &b));
+    CHECK_OK(larch_commit(txn));
+    for (int i = 0; i < BUCKET_CYCLES; i++) {
+        snprintf(name, sizeof name, "cycle-%d", i);
+        CHECK_OK(larch_begin(db, 0, &txn));
+        CHECK_OK(larch_bucket_open(txn, name, LARCH_CREATE, &b));
+        put_in(txn, b, "k", "v");
+        if (i % 2) { /* half of them committed first, deleted by the next commit */
+            CHECK_OK(larch_commit(txn));
+            CHECK_OK(larch_begin(db, 0, &txn));
+        }
+        if (i == 0)
+            first = b;
+        CHECK(i == 0 || b != first); /* a new handle every time */
+        CHECK_OK(larch_bucket_drop(txn, b, 1));
+        CHECK_OK(larch_commit(txn));
+    }
+    /* A reader holds a snapshot: entries retired meanwhile wait for it. */
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &reader));
+    CHECK_OK(larch_bucket_open(reader, "keeper", 0, &b));
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(larch_begin(db, 0, &txn));
+        CHECK_OK(larch_bucket_open(txn, "short-lived", LARCH_CREATE, &b));
+        CHECK_OK(larch_bucket_drop(txn, b, 1));
+        CHECK_OK(larch_commit(txn));
+    }
+    size_t held = table_entries(db);
+    larch_abort(reader);
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "keeper", 0, &b));
+    put_in(txn, b, "after", "cycles");
+    CHECK_OK(larch_commit(txn));
+    printf("    %d create/drop cycles: %zu table entries at the end (%zu while a reader was open)\n", BUCKET_CYCLES,
+           table_entries(db), held);
+    CHECK(table_entries(db) <= 2 && held <= 12);
+    CHECK(db->buckets.next_index <= 4);
+    pagewalk_audit(db, NULL);
+    larch_close(db);
+}
+
+/* The limit is one of buckets in use at once, with its own code. */
+TEST(bucket, at_most_65535_buckets_in_use)
+{
+    larch_db *db = test_open_nosync("a.db");
+    larch_txn *txn;
+    larch_bucket b;
+    char name[32];
+    CHECK_OK(larch_begin(db, 0, &txn));
+    for (unsigned i = 0; i < BUCKET_MAX_INDEX; i++) {
+        snprintf(name, sizeof name, "b%05u", i);
+        CHECK_OK(larch_bucket_open(txn, name, LARCH_CREATE, &b));
+    }
+    CHECK_RC(larch_bucket_open(txn, "one too many", LARCH_CREATE, &b), LARCH_BUCKETS_FULL);
+    CHECK(strstr(larch_strerror(LARCH_BUCKETS_FULL), "buckets") != NULL);
+    CHECK(strstr(larch_strerror(LARCH_BUCKETS_FULL), "max_size") == NULL);
+    larch_val k = str_val("k"), v = str_val("v");
+    CHECK_OK(larch_put(txn, 0, &k, &v, 0)); /* the txn goes on */
+    CHECK_OK(larch_bucket_open(txn, "b00007", 0, &b));
+    CHECK_OK(larch_bucket_drop(txn, b, 1));
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, 0, &txn)); /* a deleted one made room */
+    CHECK_OK(larch_bucket_open(txn, "one more", LARCH_CREATE, &b));
+    CHECK_OK(larch_commit(txn));
     larch_close(db);
 }
