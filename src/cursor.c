@@ -234,13 +234,16 @@ static int cursor_del(larch_cursor *c)
         return txn->error;
     if (!c->positioned)
         return LARCH_NOTFOUND;
+    /* Misuse (the bucket was deleted) and a place that cannot be found
+     * again change nothing: only a failed delete leaves the txn half-done. */
     rc = txn_tree(txn, c->bucket, &c->tree);
     if (rc == 0)
         rc = cursor_refind(c);
     if (rc == 0 && c->gap)
         rc = LARCH_NOTFOUND;
-    if (rc == 0)
-        rc = bt_del(txn, c->tree, c->key, c->klen);
+    if (rc)
+        return rc;
+    rc = bt_del(txn, c->tree, c->key, c->klen);
     if (rc && rc != LARCH_NOTFOUND)
         txn->error = rc;
     return rc;

@@ -731,3 +731,31 @@ TEST(bucket, at_most_65535_buckets_in_use)
     CHECK_OK(larch_commit(txn));
     larch_close(db);
 }
+
+/* Before: larch_cursor_del on a cursor whose bucket the txn had deleted
+ * made every later put fail and the commit return LARCH_INVALID. */
+TEST(bucket, cursor_del_on_a_deleted_bucket_does_not_poison_the_txn)
+{
+    larch_db *db = test_open_nosync("a.db");
+    larch_txn *txn;
+    larch_bucket b;
+    larch_cursor *c;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "doomed", LARCH_CREATE, &b));
+    put_in(txn, b, "k", "v");
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_cursor_open(txn, b, &c));
+    CHECK_OK(larch_cursor_get(c, NULL, NULL, LARCH_FIRST));
+    CHECK_OK(larch_bucket_drop(txn, b, 1));
+    CHECK_RC(larch_cursor_del(c), LARCH_INVALID);
+    CHECK_RC(larch_cursor_get(c, NULL, NULL, LARCH_NEXT), LARCH_INVALID);
+    larch_cursor_close(c);
+    put_in(txn, 0, "still", "works");
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    CHECK(has(txn, 0, "still", "works"));
+    CHECK_RC(larch_bucket_open(txn, "doomed", 0, &b), LARCH_NOTFOUND);
+    larch_abort(txn);
+    larch_close(db);
+}
