@@ -31,7 +31,9 @@ HDRS := $(wildcard src/*.h) include/larch.h
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 
 # The fuzz harnesses replay their inputs in the suite; fuzz_load needs dbutil's reader.
+# The tests link LMDB too: test_lmdb_diff.c runs the same programs on both.
 TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c))) cmd/dbutil/load.c cmd/dbutil/text.c
+TEST_LIBS := $(LIBS) -llmdb
 TEST_HDRS := $(wildcard tests/*.h) $(wildcard fuzz/*.c) cmd/dbutil/dbutil.h
 
 .PHONY: all deps demo bench bench-large bench-smoke test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
@@ -112,7 +114,7 @@ bench-smoke: deps
 # The suite links the static library (internal functions included, so the
 # unit tests reach them); test_amalg.c builds against build/larch.c alone.
 $(BUILD)/test/larch_test: $(TEST_SRCS) $(TEST_HDRS) $(BUILD)/liblarch.a | $(BUILD)/test
-	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -Isrc -pthread $(TEST_SRCS) $(BUILD)/liblarch.a $(LIBS) -o $@
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -Isrc -pthread $(TEST_SRCS) $(BUILD)/liblarch.a $(TEST_LIBS) -o $@
 
 $(BUILD)/test/amalg_test: tests/test_amalg.c $(BUILD)/larch.c | $(BUILD)/test
 	$(CC) -std=c11 $(WARN) $(CFLAGS) -Iinclude -c $(BUILD)/larch.c -o $(BUILD)/test/larch_amalg.o
@@ -127,10 +129,10 @@ test: deps
 # Sanitizer builds compile library and tests together, from source.
 $(BUILD)/asan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/asan
 	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	    -fno-sanitize-recover=undefined -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
+	    -fno-sanitize-recover=undefined -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(TEST_LIBS) -o $@
 
 $(BUILD)/tsan/larch_test: $(SRCS) $(HDRS) $(TEST_SRCS) $(TEST_HDRS) | $(BUILD)/tsan
-	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(LIBS) -o $@
+	clang -std=c11 $(WARN) -O1 -g -fsanitize=thread -DLARCH_TEST_SMALL -Iinclude -Isrc -pthread $(SRCS) $(TEST_SRCS) $(TEST_LIBS) -o $@
 
 $(BUILD)/asan/dbutil: $(SRCS) $(HDRS) $(DBUTIL_SRCS) cmd/dbutil/dbutil.h | $(BUILD)/asan
 	clang -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -333,9 +333,15 @@ LARCH_API int larch_cursor_open(larch_txn *txn, larch_bucket b, larch_cursor **c
  *             or LARCH_CURRENT
  * @return 0; LARCH_NOTFOUND (empty bucket, past either end, nothing >= the
  *         SEEK key, CURRENT on an unpositioned cursor or a deleted entry);
- *         LARCH_INVALID (NULL cursor, unknown op, bad SEEK key);
- *         LARCH_CORRUPT. After LARCH_NOTFOUND past an end the cursor keeps
- *         its last entry, so PREV (or NEXT) steps back in.
+ *         LARCH_INVALID (NULL cursor, unknown op, bad SEEK key, a
+ *         transaction that has ended); LARCH_CORRUPT. After LARCH_NOTFOUND
+ *         past an end the cursor keeps its last entry, so PREV (or NEXT)
+ *         steps back in. A SEEK that finds nothing leaves the cursor past
+ *         the last entry: NEXT finds nothing, PREV gives the last entry,
+ *         CURRENT nothing (as LMDB's MDB_SET_RANGE and bbolt's Seek).
+ *         Where larch and LMDB differ: after the entry under the cursor is
+ *         deleted, CURRENT finds nothing (LMDB: the next entry), and a
+ *         cursor at an end finds keys put beyond it later (LMDB: not).
  */
 LARCH_API int larch_cursor_get(larch_cursor *cur, larch_val *key, larch_val *val, int op);
 

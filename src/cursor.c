@@ -86,7 +86,13 @@ static int cursor_land(larch_cursor *c, larch_val *key, larch_val *val)
     return 0;
 }
 
-/* SEEK: the first entry >= key, stepping to the next leaf if the search ends past a leaf's last. */
+/*
+ * SEEK: the first entry >= key, stepping to the next leaf if the search
+ * ends past a leaf's last. When there is none, the cursor sits past the
+ * last entry (a gap, as after a delete): NEXT finds nothing, PREV gives the
+ * last entry, CURRENT nothing (LMDB's SET_RANGE and bbolt's Seek do the
+ * same). On an empty bucket it is left unpositioned.
+ */
 static int cursor_seek(larch_cursor *c, const larch_val *key)
 {
     bool exact;
@@ -96,9 +102,20 @@ static int cursor_seek(larch_cursor *c, const larch_val *key)
     if (c->path.depth == 0)
         return LARCH_NOTFOUND;
     int leaf = c->path.depth - 1;
-    if (c->path.idx[leaf] >= pg_nkeys(c->path.page[leaf]))
-        return bt_step(c->txn, c->tree, &c->path, true);
-    return 0;
+    if (c->path.idx[leaf] < pg_nkeys(c->path.page[leaf]))
+        return 0;
+    rc = bt_step(c->txn, c->tree, &c->path, true);
+    if (rc == LARCH_NOTFOUND) { /* the path is where the key would go: past the last entry */
+        c->path.idx[leaf] = pg_nkeys(c->path.page[leaf]);
+        c->positioned = true;
+        c->gap = true;
+        c->mod_seq = c->txn->mod_seq;
+        if (c->txn->w) {
+            memcpy(c->key, key->data, key->size);
+            c->klen = key->size;
+        }
+    }
+    return rc;
 }
 
 /* NEXT or PREV from a place: from a gap, NEXT takes the entry after it, PREV the one before. */
@@ -188,9 +205,8 @@ static int cursor_get(larch_cursor *c, larch_val *key, larch_val *val, int op)
     case LARCH_SEEK:
         if ((rc = txn_check_key(txn, key)) != 0)
             return rc;
+        c->positioned = false;
         rc = cursor_seek(c, key);
-        if (rc)
-            c->positioned = false;
         break;
     case LARCH_NEXT:
     case LARCH_PREV:
