@@ -30,11 +30,27 @@ LARCH_INTERNAL int tree_dict(larch_txn *txn, const struct tree *t, struct dict *
     return rc;
 }
 
+/* The largest compressed value kept room for between transactions. */
+#define ZBUF_KEEP (1u << 20)
+
 LARCH_INTERNAL void compress_reset(struct wstate *w)
 {
     /* A later txn may see another dictionary under the same page number. */
     for (int i = 0; i < WRITER_ENCODERS; i++)
         w->encoders[i].checked = false;
+    if (w->zcap > ZBUF_KEEP) { /* one 512 MiB value kept 190 MB until close */
+        free(w->zbuf);
+        w->zbuf = NULL;
+        w->zcap = 0;
+    }
+}
+
+LARCH_INTERNAL size_t compress_kept_bytes(const struct wstate *w)
+{
+    size_t n = 0;
+    for (int i = 0; i < WRITER_ENCODERS; i++)
+        n += w->encoders[i].enc ? sizeof *w->encoders[i].enc : 0;
+    return n;
 }
 
 LARCH_INTERNAL void compress_free(struct wstate *w)

@@ -65,8 +65,11 @@ static inline int value_raw_length(const uint8_t *stored, size_t len, uint64_t *
  */
 LARCH_INTERNAL int dict_maybe_build(larch_txn *txn, struct tree *t);
 
-/* Forget the compressor's state (between transactions). */
+/* Forget the compressor's state (between transactions), and give back a
+ * large buffer. */
 LARCH_INTERNAL void compress_reset(struct wstate *w);
 LARCH_INTERNAL void compress_free(struct wstate *w);
+/* Bytes the compressor keeps between transactions. */
+LARCH_INTERNAL size_t compress_kept_bytes(const struct wstate *w);
 
 #endif /* LARCH_COMPRESS_H */

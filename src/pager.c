@@ -14,6 +14,12 @@
 
 #define DIRTY_INITIAL_CAP 1024u
 #define RUN_IOV_MAX 64
+/* What the writer's state keeps for the next transaction, at most: page
+ * buffers (a pool of this many bytes), the dirty table, page lists. A
+ * transaction of 400,000 pages kept them all until close (690 MB). */
+#define WRITER_KEEP (8u << 20)
+#define DIRTY_KEEP_CAP 16384u
+#define PGLIST_KEEP 65536u
 
 LARCH_INTERNAL int pglist_push(struct pglist *l, pgno_t p)
 {
@@ -34,6 +40,7 @@ LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out)
     struct wstate *w = calloc(1, sizeof *w);
     if (!w)
         return ENOMEM;
+    w->page_size = page_size;
     w->dirty_cap = DIRTY_INITIAL_CAP;
     w->dirty = calloc(w->dirty_cap, sizeof *w->dirty);
     w->scratch = malloc(page_size);
@@ -93,6 +100,42 @@ static void release_buffer(struct wstate *w, uint8_t *buf, uint32_t npages)
         free(buf);
 }
 
+/* Give back what a large transaction grew, down to WRITER_KEEP. */
+static void trim(struct wstate *w)
+{
+    size_t keep = WRITER_KEEP / w->page_size;
+    while (w->npool > keep)
+        free(w->pool[--w->npool]);
+    if (w->pool_cap > 2 * keep) {
+        uint8_t **v = realloc(w->pool, keep * sizeof *v);
+        if (v) {
+            w->pool = v;
+            w->pool_cap = keep;
+        }
+    }
+    if (w->dirty_cap > DIRTY_KEEP_CAP) {
+        struct dirty_page *t = calloc(DIRTY_INITIAL_CAP, sizeof *t);
+        if (t) {
+            free(w->dirty);
+            w->dirty = t;
+            w->dirty_cap = DIRTY_INITIAL_CAP;
+        }
+    }
+    struct pglist *lists[] = { &w->freed, &w->avail, &w->leftover };
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        if (lists[i]->cap > PGLIST_KEEP) {
+            free(lists[i]->v);
+            *lists[i] = (struct pglist){ 0 };
+        }
+}
+
+LARCH_INTERNAL size_t wstate_kept_bytes(const struct wstate *w)
+{
+    size_t n = w->npool * w->page_size + w->pool_cap * sizeof *w->pool + w->dirty_cap * sizeof *w->dirty;
+    n += (w->freed.cap + w->avail.cap + w->leftover.cap) * sizeof(pgno_t) + w->own_words * sizeof *w->own;
+    return n + w->zcap + compress_kept_bytes(w);
+}
+
 LARCH_INTERNAL void wstate_reset(struct wstate *w)
 {
     for (size_t i = 0; i < w->dirty_cap; i++) {
@@ -101,6 +144,7 @@ LARCH_INTERNAL void wstate_reset(struct wstate *w)
             w->dirty[i].pgno = 0;
         }
     }
+    trim(w);
     w->ndirty = 0;
     w->freed.n = 0;
     w->avail.n = 0;

@@ -32,6 +32,7 @@ struct pglist {
 
 /* What a write transaction owns; kept in the db and reused by the next one. */
 struct wstate {
+    uint32_t page_size;
     struct dirty_page *dirty; /* open-addressing hash on pgno */
     size_t ndirty, dirty_cap; /* dirty_cap is a power of two */
     struct pglist freed;      /* committed pages this txn freed: reusable only later */
@@ -94,8 +95,12 @@ struct wstate {
 
 LARCH_INTERNAL int wstate_create(uint32_t page_size, struct wstate **out);
 LARCH_INTERNAL void wstate_destroy(struct wstate *w);
-/* Forget everything of the last transaction; buffers go back to the pool. */
+/* Forget everything of the last transaction; buffers go back to the pool,
+ * and what a large transaction grew is given back (WRITER_KEEP). */
 LARCH_INTERNAL void wstate_reset(struct wstate *w);
+
+/* Bytes the writer's state holds between transactions (for the tests). */
+LARCH_INTERNAL size_t wstate_kept_bytes(const struct wstate *w);
 
 LARCH_INTERNAL int pglist_push(struct pglist *l, pgno_t p);
 /* Sort ascending, or descending (the order of avail). */
