@@ -140,9 +140,10 @@ $(BUILD)/asan/dbutil: $(SRCS) $(HDRS) $(DBUTIL_SRCS) cmd/dbutil/dbutil.h | $(BUI
 
 test-asan: deps
 	$(MAKE) $(BUILD)/asan/larch_test $(BUILD)/asan/dbutil
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    $(BUILD)/asan/larch_test
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 bash tests/test_dbutil.sh $(BUILD)/asan
+	ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    bash tests/test_dbutil.sh $(BUILD)/asan
 
 test-tsan: deps
 	$(MAKE) $(BUILD)/tsan/larch_test

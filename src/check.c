@@ -34,8 +34,9 @@ struct checker {
     uint8_t (*keys)[3][LARCH_MAX_KEY_SIZE];
     /* counts of the tree being walked */
     uint64_t branch, leaf, overflow, entries, value_bytes, stored_bytes;
-    /* named buckets found in the catalog */
-    struct named { uint8_t name[MAX_BUCKET_NAME]; size_t len; struct tree t; } *named;
+    /* named buckets found in the catalog; label: how the messages and the
+     * hooks name the tree ("bucket \"x\""), valid until check_run returns */
+    struct named { uint8_t name[MAX_BUCKET_NAME]; size_t len; struct tree t; char label[64]; } *named;
     size_t nnamed, named_cap;
 };
 
@@ -360,10 +361,9 @@ LARCH_INTERNAL int check_run(larch_txn *txn, larch_check_report *rep, const stru
     check_tree(&c, &txn->meta.trees[TREE_FREE], KIND_FREE, "the free tree");
     rep->buckets = c.nnamed;
     for (size_t i = 0; i < c.nnamed; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "bucket \"%.*s\"", (int)MIN(c.named[i].len, (size_t)40),
-                 (const char *)c.named[i].name);
-        check_tree(&c, &c.named[i].t, KIND_DATA, name);
+        struct named *n = &c.named[i];
+        snprintf(n->label, sizeof n->label, "bucket \"%.*s\"", (int)MIN(n->len, (size_t)40), (const char *)n->name);
+        check_tree(&c, &n->t, KIND_DATA, n->label);
     }
     /* A write transaction holds free pages of its own, not yet in records. */
     if (txn->w) {

@@ -9,7 +9,8 @@
 
 struct check_hooks {
     /* A run of n pages from pgno plays 'role' ("branch", "leaf", "overflow",
-     * "dictionary", "free") in 'tree' ("bucket 0", "the catalog", ...). */
+     * "dictionary", "free") in 'tree' ("bucket 0", "the catalog", ...).
+     * Both strings stay valid until check_run returns, not after. */
     void (*page)(void *ctx, pgno_t pgno, uint64_t n, const char *role, const char *tree);
     /* Pages reached so far, of total. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);

@@ -205,6 +205,9 @@ has copy_compact_damaged_names_page err.txt "page 3"
 expect pages 0 "$dbutil" pages a.db
 has pages_meta out.txt "meta"
 has pages_leaf out.txt "leaf"
+# the tree column names named buckets (it printed blank: a pointer to the
+# check's stack was kept past its end)
+has pages_names_buckets out.txt 'bucket "bucket 1'
 expect page_meta 0 "$dbutil" page a.db 1
 has page_meta_fields out.txt "pages in use"
 expect page_leaf 0 "$dbutil" page damaged.db 3

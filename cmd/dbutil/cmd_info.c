@@ -335,14 +335,33 @@ static const char *type_name(unsigned t)
 struct page_map {
     const char **role, **tree;
     uint64_t n;
+    char **names; /* copies of the tree names: the check's own live only as long as it runs */
+    size_t nnames;
 };
+
+/* A copy of name that lives as long as the map (the last one made, if the same). */
+static const char *map_name(struct page_map *m, const char *name)
+{
+    if (m->nnames && !strcmp(m->names[m->nnames - 1], name))
+        return m->names[m->nnames - 1];
+    char **v = realloc(m->names, (m->nnames + 1) * sizeof *v), *copy = strdup(name);
+    if (!v || !copy) {
+        free(copy);
+        if (v)
+            m->names = v;
+        return "?";
+    }
+    m->names = v;
+    return m->names[m->nnames++] = copy;
+}
 
 static void map_page(void *ctx, pgno_t pgno, uint64_t n, const char *role, const char *tree)
 {
     struct page_map *m = ctx;
+    const char *name = map_name(m, tree);
     for (uint64_t i = 0; i < n && pgno + i < m->n; i++) {
-        m->role[pgno + i] = i ? "(run)" : role;
-        m->tree[pgno + i] = tree;
+        m->role[pgno + i] = i ? "(run)" : role; /* roles are string literals */
+        m->tree[pgno + i] = name;
     }
 }
 
@@ -355,7 +374,7 @@ int cmd_pages(struct opts *o)
         return rc;
     uint64_t npages = f.size / f.ps;
     struct page_map m = { calloc(npages ? npages : 1, sizeof(char *)), calloc(npages ? npages : 1, sizeof(char *)),
-                          npages };
+                          npages, NULL, 0 };
     uint64_t in_use = npages;
     /* What each page is, according to a walk of the last commit (if the file opens). */
     larch_db *db;
@@ -408,6 +427,9 @@ int cmd_pages(struct opts *o)
     free(p);
     free(m.role);
     free(m.tree);
+    for (size_t i = 0; i < m.nnames; i++)
+        free(m.names[i]);
+    free(m.names);
     close(f.fd);
     return 0;
 }
