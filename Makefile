@@ -12,7 +12,7 @@
 #   make bench        larch against LMDB and SQLite (build/bench; BENCH_ARGS=...)
 #   make bench-large  larch and LMDB at N = 10,000,000, one round
 #   make deps         install the Debian packages the build and tests need
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (also make uninstall)
 
 CC       ?= cc
 PREFIX   ?= /usr/local
@@ -26,6 +26,10 @@ LZ4_CFLAGS := $(shell pkg-config --cflags liblz4 2>/dev/null)
 LZ4_LIBS   := $(shell pkg-config --libs liblz4 2>/dev/null || echo -llz4)
 LIBS     := $(LZ4_LIBS) -pthread
 
+# The library's version (larch.h) and the ABI's: the soname.
+VERSION  := $(shell sed -n 's/^\#define LARCH_VERSION_STRING "\(.*\)"/\1/p' include/larch.h)
+SONAME   := liblarch.so.$(firstword $(subst ., ,$(VERSION)))
+
 SRCS := $(sort $(wildcard src/*.c))
 HDRS := $(wildcard src/*.h) include/larch.h
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -36,7 +40,8 @@ TEST_SRCS := $(filter-out tests/test_amalg.c,$(sort $(wildcard tests/*.c))) cmd/
 TEST_LIBS := $(LIBS) -llmdb
 TEST_HDRS := $(wildcard tests/*.h) $(wildcard fuzz/*.c) cmd/dbutil/dbutil.h
 
-.PHONY: all deps demo bench bench-large bench-smoke test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean install
+.PHONY: all deps demo bench bench-large bench-smoke test test-asan test-tsan test-valgrind fuzz fuzz-corpus fuzz-smoke clean \
+        install uninstall
 
 all: $(BUILD)/liblarch.a $(BUILD)/liblarch.so $(BUILD)/larch.c $(BUILD)/dbutil
 
@@ -63,8 +68,17 @@ $(BUILD)/liblarch.a: $(OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/liblarch.so: $(OBJS)
-	$(CC) -shared -Wl,-soname,liblarch.so.0 -o $@ $^ $(LIBS)
+# The shared library as installed: the versioned file, and the soname and
+# development links to it, so that a program linked with -Lbuild -llarch
+# also runs against build/ (LD_LIBRARY_PATH=build).
+$(BUILD)/liblarch.so.$(VERSION): $(OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIBS)
+
+$(BUILD)/$(SONAME): $(BUILD)/liblarch.so.$(VERSION)
+	ln -sf liblarch.so.$(VERSION) $@
+
+$(BUILD)/liblarch.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 $(BUILD)/larch.c: src/amalgamate.sh $(SRCS) $(HDRS)
 	sh src/amalgamate.sh $@
@@ -198,14 +212,30 @@ fuzz-smoke: deps fuzz
 	done
 
 # ---- install ---------------------------------------------------------------
+# The header, both libraries (with the soname links), dbutil, and a
+# pkg-config file: cc app.c $(pkg-config --cflags --libs larch).
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+INSTALLED := $(DESTDIR)$(PREFIX)/include/larch.h $(DESTDIR)$(PREFIX)/bin/dbutil $(LIBDIR)/liblarch.a \
+             $(LIBDIR)/liblarch.so.$(VERSION) $(LIBDIR)/$(SONAME) $(LIBDIR)/liblarch.so $(LIBDIR)/pkgconfig/larch.pc
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(LIBDIR)/pkgconfig
 	install -m 644 include/larch.h $(DESTDIR)$(PREFIX)/include/
-	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/dbutil $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(BUILD)/liblarch.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/liblarch.so $(DESTDIR)$(PREFIX)/lib/liblarch.so.0
-	ln -sf liblarch.so.0 $(DESTDIR)$(PREFIX)/lib/liblarch.so
+	install -m 644 $(BUILD)/liblarch.a $(LIBDIR)/
+	install -m 755 $(BUILD)/liblarch.so.$(VERSION) $(LIBDIR)/
+	ln -sf liblarch.so.$(VERSION) $(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(LIBDIR)/liblarch.so
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	    'includedir=$${prefix}/include' '' 'Name: larch' \
+	    'Description: embedded key-value database: one file, lock-free readers, one writer' \
+	    'Version: $(VERSION)' 'Libs: -L$${libdir} -llarch' 'Libs.private: $(strip $(LZ4_LIBS)) -pthread' \
+	    'Cflags: -I$${includedir}' > $(LIBDIR)/pkgconfig/larch.pc
+
+# Removes what install wrote, and the directories it made if they are empty.
+uninstall:
+	rm -f $(INSTALLED)
+	-rmdir $(LIBDIR)/pkgconfig 2> /dev/null
 
 clean:
 	rm -rf $(BUILD)

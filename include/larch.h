@@ -1,5 +1,6 @@
 /*
  * larch.h - the public interface of larch, an embedded key-value database.
+ * MIT license (see LICENSE).
  *
  * larch keeps one data file. Read transactions see a consistent snapshot
  * through a read-only memory map of that file: they take no lock, allocate

@@ -33,6 +33,10 @@ echo "== dbutil"
 bash "$(dirname "$0")/test_dbutil.sh" "$build" | tee "$out"
 tally "$out" test_dbutil.sh
 
+echo "== linking and installing"
+bash "$(dirname "$0")/test_install.sh" "$build" | tee "$out"
+tally "$out" test_install.sh
+
 echo "== exported symbols"
 sh "$(dirname "$0")/symbols.sh" "$build" | tee "$out"
 tally "$out" symbols.sh
