@@ -31,11 +31,15 @@ struct sink_ctx {
     larch_bucket b;
 };
 
-static int section(void *ctx, const char *database)
+static int section(void *ctx, const struct section *sec)
 {
     struct sink_ctx *s = ctx;
     s->b = 0;
-    return database ? larch_bucket_open(s->txn, database, LARCH_CREATE, &s->b) : 0;
+    int rc = sec->database ? larch_bucket_open(s->txn, sec->database, LARCH_CREATE | (sec->lz4 ? LARCH_LZ4 : 0), &s->b)
+                           : 0;
+    if (rc == 0 && sec->has_sequence)
+        rc = larch_bucket_set_sequence(s->txn, s->b, sec->sequence);
+    return rc;
 }
 
 static int record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)

@@ -414,6 +414,14 @@ LARCH_API int larch_bucket_next(larch_txn *txn, const char *after, larch_val *na
  */
 LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *next);
 
+/**
+ * Set a bucket's sequence counter (bbolt's SetSequence): the next
+ * larch_bucket_sequence() gives value + 1. For restoring a dump.
+ *
+ * @return 0; LARCH_INVALID (NULL, read-only txn, bad handle).
+ */
+LARCH_API int larch_bucket_set_sequence(larch_txn *txn, larch_bucket b, uint64_t value);
+
 /* ---- Statistics --------------------------------------------------------- */
 
 /* The type is written "struct larch_stat" (larch_stat is the function, as with stat(2)). */

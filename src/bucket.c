@@ -471,6 +471,19 @@ LARCH_API int larch_bucket_sequence(larch_txn *txn, larch_bucket b, uint64_t *ne
     return api_result(bucket_sequence(txn, b, next));
 }
 
+LARCH_API int larch_bucket_set_sequence(larch_txn *txn, larch_bucket b, uint64_t value)
+{
+    struct tree *t;
+    int rc = txn_writable(txn);
+    if (rc == 0 && txn->error)
+        rc = txn->error;
+    if (rc == 0)
+        rc = txn_tree(txn, b, &t);
+    if (rc == 0)
+        t->sequence = value;
+    return api_result(rc);
+}
+
 LARCH_API int larch_stat(larch_txn *txn, larch_bucket b, struct larch_stat *st)
 {
     struct tree *t;

@@ -759,3 +759,32 @@ TEST(bucket, cursor_del_on_a_deleted_bucket_does_not_poison_the_txn)
     larch_abort(txn);
     larch_close(db);
 }
+
+/* larch_bucket_set_sequence: the next sequence follows it; it commits
+ * with the txn, and a read txn may not set it. */
+TEST(bucket, set_sequence)
+{
+    larch_db *db = test_open_nosync("a.db");
+    larch_txn *txn;
+    larch_bucket b;
+    uint64_t next;
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_open(txn, "counted", LARCH_CREATE, &b));
+    CHECK_OK(larch_bucket_set_sequence(txn, b, 41));
+    CHECK_OK(larch_bucket_sequence(txn, b, &next));
+    CHECK(next == 42);
+    CHECK_OK(larch_bucket_set_sequence(txn, 0, 1000));
+    CHECK_OK(larch_commit(txn));
+    CHECK_OK(larch_begin(db, 0, &txn));
+    CHECK_OK(larch_bucket_set_sequence(txn, b, 7));
+    larch_abort(txn);
+    CHECK_OK(larch_begin(db, LARCH_RDONLY, &txn));
+    struct larch_stat st;
+    CHECK_OK(larch_stat(txn, b, &st));
+    CHECK(st.sequence == 42);
+    CHECK_OK(larch_stat(txn, 0, &st));
+    CHECK(st.sequence == 1000);
+    CHECK_RC(larch_bucket_set_sequence(txn, b, 1), LARCH_INVALID);
+    larch_abort(txn);
+    larch_close(db);
+}

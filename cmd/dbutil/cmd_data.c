@@ -221,3 +221,44 @@ int cmd_scan(struct opts *o)
     free(from);
     return rc;
 }
+
+/* ---- bucket ------------------------------------------------------------------ */
+
+int cmd_bucket(struct opts *o)
+{
+    const char *action = o->pos[0], *file = o->pos[1], *name = o->pos[2];
+    bool create = !strcmp(action, "create"), drop = !strcmp(action, "drop"), empty = !strcmp(action, "empty");
+    if (!create && !drop && !empty)
+        return usage_error("bucket", "unknown action \"%s\" (create, drop or empty)", action);
+    if (o->lz4 && !create)
+        return usage_error("bucket", "--lz4 goes with create");
+    larch_db *db;
+    larch_txn *txn;
+    larch_bucket b;
+    int rc = open_db(file, false, &db);
+    if (rc)
+        return rc;
+    if ((rc = larch_begin(db, 0, &txn)) != 0) {
+        larch_close(db);
+        return fail(file, rc);
+    }
+    if (create) {
+        rc = larch_bucket_open(txn, name, 0, &b);
+        if (rc == 0)
+            rc = failf("%s: a bucket named \"%s\" exists already", file, name);
+        else if (rc == LARCH_NOTFOUND && (rc = larch_bucket_open(txn, name, LARCH_CREATE | (o->lz4 ? LARCH_LZ4 : 0), &b)))
+            rc = fail(file, rc);
+        else if (rc == LARCH_INVALID)
+            rc = failf("%s: \"%s\" is not a valid bucket name (1..255 bytes of UTF-8)", file, name);
+        else if (rc && rc != LARCH_NOTFOUND)
+            rc = fail(file, rc);
+    } else if ((rc = find_bucket(txn, file, name, false, &b)) == 0 && (rc = larch_bucket_drop(txn, b, drop)) != 0) {
+        rc = fail(file, rc);
+    }
+    if (rc == 0 && (rc = larch_commit(txn)) != 0)
+        rc = fail(file, rc);
+    else if (rc)
+        larch_abort(txn);
+    larch_close(db);
+    return rc;
+}

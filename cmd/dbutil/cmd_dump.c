@@ -31,16 +31,27 @@ static int dump_bucket(struct dumper *d, larch_bucket b, const void *name, size_
 {
     larch_cursor *c;
     larch_val k, v;
+    struct larch_stat st;
+    int rc = larch_stat(d->txn, b, &st);
+    if (rc)
+        return fail(file, rc);
     fprintf(d->out, "VERSION=3\nformat=%s\n", d->how == ESC_HEX ? "bytevalue" : "print");
     if (name) {
         fputs("database=", d->out);
         fwrite(name, 1, namelen, d->out);
         fputc('\n', d->out);
     }
+    fputs("type=btree\n", d->out);
+    /* What the bucket is besides its data, in keywords of larch's own
+     * (LMDB's mdb_load ignores them, with a warning). */
+    if (st.flags & LARCH_LZ4)
+        fputs("compression=lz4\n", d->out);
+    if (st.sequence)
+        fprintf(d->out, "sequence=%llu\n", (unsigned long long)st.sequence);
     /* LMDB's mdb_load sizes its map from mapsize: give it room. */
-    fprintf(d->out, "type=btree\nmapsize=%llu\nmaxreaders=126\ndb_pagesize=%u\nHEADER=END\n",
-            (unsigned long long)d->mapsize, d->page_size);
-    int rc = larch_cursor_open(d->txn, b, &c);
+    fprintf(d->out, "mapsize=%llu\nmaxreaders=126\ndb_pagesize=%u\nHEADER=END\n", (unsigned long long)d->mapsize,
+            d->page_size);
+    rc = larch_cursor_open(d->txn, b, &c);
     if (rc)
         return fail(file, rc);
     while ((rc = larch_cursor_get(c, &k, &v, LARCH_NEXT)) == 0) {
@@ -125,12 +136,18 @@ struct loader {
     uint64_t *bytes;
 };
 
-static int load_section(void *ctx, const char *database)
+/* A section's bucket: made with what its header says (LZ4 applies to a
+ * bucket being created), its sequence counter raised to the dump's. */
+static int load_section(void *ctx, const struct section *s)
 {
     struct loader *l = ctx;
-    const char *name = l->force_bucket ? l->force_bucket : database;
+    const char *name = l->force_bucket ? l->force_bucket : s->database;
+    struct larch_stat st;
     l->bucket = 0;
-    return name ? larch_bucket_open(l->txn, name, LARCH_CREATE, &l->bucket) : 0;
+    int rc = name ? larch_bucket_open(l->txn, name, LARCH_CREATE | (s->lz4 ? LARCH_LZ4 : 0), &l->bucket) : 0;
+    if (rc == 0 && s->has_sequence && (rc = larch_stat(l->txn, l->bucket, &st)) == 0 && st.sequence < s->sequence)
+        rc = larch_bucket_set_sequence(l->txn, l->bucket, s->sequence);
+    return rc;
 }
 
 static int load_record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)

@@ -2,7 +2,7 @@
  * dbutil.h - what the dbutil command's files share.
  *
  * dbutil is one program with subcommands (stat, buckets, dump, load, check,
- * copy, get, put, del, scan, pages, page). Exit status: 0 success, 1 the
+ * copy, get, put, del, scan, bucket, pages, page). Exit status: 0 success, 1 the
  * data said no (not found, check failed, damaged file, any failure of the
  * operation), 2 a usage error. Every error names the file and the reason.
  */
@@ -34,6 +34,7 @@ struct opts {
     bool free_space;      /* --free */
     bool compact;         /* --compact */
     bool reverse;         /* --reverse */
+    bool lz4;             /* --lz4 */
     const char *prefix;   /* --prefix */
     const char *from;     /* --from */
     long long limit;      /* --limit, -1 none */
@@ -79,9 +80,17 @@ uint8_t *arg_bytes(const char *arg, bool hex, size_t *len);
 
 /* ---- load.c: the dump format reader ------------------------------------- */
 
+/* What a section's header says of its bucket. */
+struct section {
+    const char *database; /* database=NAME: a named bucket; NULL: the default key space */
+    bool lz4;             /* compression=lz4 (larch's own keyword) */
+    bool has_sequence;    /* sequence=N (larch's own keyword) */
+    uint64_t sequence;
+};
+
 struct load_sink {
-    /* A new section: its database name (NULL: the default key space). */
-    int (*section)(void *ctx, const char *database);
+    /* A new section. */
+    int (*section)(void *ctx, const struct section *s);
     /* One record of the current section. */
     int (*record)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
     void *ctx;
@@ -125,5 +134,6 @@ int cmd_del(struct opts *o);
 int cmd_scan(struct opts *o);
 int cmd_pages(struct opts *o);
 int cmd_page(struct opts *o);
+int cmd_bucket(struct opts *o);
 
 #endif /* DBUTIL_H */

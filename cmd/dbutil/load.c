@@ -6,7 +6,11 @@
  *   format=bytevalue | print
  *   database=NAME                  (a named database: a bucket)
  *   type=btree
+ *   compression=lz4                (larch: an LZ4 bucket)
+ *   sequence=N                     (larch: the bucket's sequence counter)
  *   ...                            other keywords: noted and ignored
+ *
+ * LMDB's mdb_load ignores larch's two keywords, with a warning each.
  *   HEADER=END
  *    <key>                         ... then key and value lines, each with
  *    <value>                       one leading space ...
@@ -49,12 +53,14 @@ static int bad(struct reader *r, const char *fmt, const char *arg)
     return EXIT_NO;
 }
 
-/* Read one header up to HEADER=END. *eof when the input ended before any line. */
-static int read_header(struct reader *r, enum esc *how, char **database, bool *eof)
+/* Read one header up to HEADER=END into s (s->database allocated). *eof
+ * when the input ended before any line. */
+static int read_header(struct reader *r, enum esc *how, struct section *s, bool *eof)
 {
     bool any = false;
+    char **database = (char **)&s->database;
     *how = ESC_HEX;
-    *database = NULL;
+    memset(s, 0, sizeof *s);
     while (next_line(r)) {
         any = true;
         if (r->len == 0)
@@ -83,6 +89,16 @@ static int read_header(struct reader *r, enum esc *how, char **database, bool *e
         } else if (!strcmp(key, "database")) {
             free(*database);
             *database = strdup(val);
+        } else if (!strcmp(key, "compression")) {
+            if (strcmp(val, "lz4") && strcmp(val, "none"))
+                return bad(r, "compression=%s: only lz4 and none are known", val);
+            s->lz4 = !strcmp(val, "lz4");
+        } else if (!strcmp(key, "sequence")) {
+            char *end;
+            s->sequence = strtoull(val, &end, 10);
+            if (!*val || *end || *val == '-')
+                return bad(r, "sequence=%s is not a number", val);
+            s->has_sequence = true;
         } else if (!strcmp(key, "duplicates") || !strcmp(key, "dupsort")) {
             if (strcmp(val, "0"))
                 return bad(r, "%s: databases with duplicate keys (dupsort) are not supported", key);
@@ -119,22 +135,22 @@ int load_stream(FILE *in, const char *name, bool plain, const struct load_sink *
     int rc = 0;
     for (bool first = true; rc == 0; first = false) {
         enum esc how = ESC_PRINT;
-        char *database = NULL;
+        struct section sec = { 0 };
         bool eof = false;
         if (!plain) {
-            rc = read_header(&r, &how, &database, &eof);
+            rc = read_header(&r, &how, &sec, &eof);
             if (rc || eof) {
-                free(database);
+                free((char *)sec.database);
                 if (eof && first)
                     rc = bad(&r, "the input is empty: no dump header%s", "");
                 break;
             }
         }
-        rc = sink->section(sink->ctx, database);
+        rc = sink->section(sink->ctx, &sec);
         if (rc)
             rc = bad(&r, "%s", rc == LARCH_INVALID ? "the database name is not a valid bucket name"
                                                    : larch_strerror(rc));
-        free(database);
+        free((char *)sec.database);
         while (rc == 0) {
             if (!next_line(&r)) {
                 if (!plain)

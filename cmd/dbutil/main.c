@@ -53,6 +53,9 @@ static const struct command commands[] = {
       "Print entries in key order (reverse order with --reverse), one per line: the key, a\n"
       "tab, the value. --prefix keeps keys that start with P, --from starts at the first\n"
       "key >= K (<= K in reverse), --limit stops after N entries.\n" },
+    { "bucket", cmd_bucket, "create|drop|empty FILE NAME [--lz4]", "--lz4", 3, 3,
+      "Create bucket NAME (with --lz4: one whose values are compressed with LZ4 where it\n"
+      "pays), delete it, or empty it, in a commit of its own.\n" },
     { "pages", cmd_pages, "FILE", "", 1, 1,
       "Every page of the file: its number, what it is (meta, branch, leaf, overflow,\n"
       "dictionary, free, unused) and where it belongs, from its header and a walk.\n" },
@@ -224,6 +227,8 @@ static int parse(const struct command *c, int argc, char **argv, struct opts *o)
             o->compact = true;
         else if (!strcmp(a, "--reverse"))
             o->reverse = true;
+        else if (!strcmp(a, "--lz4"))
+            o->lz4 = true;
     }
     if (o->npos < c->minpos)
         return usage_error(c->name, "missing arguments: dbutil %s %s", c->name, c->args);
