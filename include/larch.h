@@ -27,7 +27,19 @@
  *   A larch_db is shared by all threads of a process. Any number of read
  *   transactions run at once, in any threads. One write transaction runs at
  *   a time: a second larch_begin() for writing waits until the first ends.
- *   A transaction, and its cursors, are used by one thread at a time.
+ *   A transaction, and its cursors, are used by one thread at a time, but
+ *   may be handed from one thread to another (a write transaction may be
+ *   committed or aborted by another thread than the one that began it).
+ *   The thread that began a write transaction gets LARCH_INVALID from a
+ *   second larch_begin() for writing until that transaction has ended, even
+ *   if another thread holds it now: waiting would deadlock most callers.
+ *
+ * Not supported
+ *   - Another process (or anything else) truncating or overwriting the
+ *     file while it is open: readers see the file through a memory map, and
+ *     reading a page cut off the end of the file raises SIGBUS (as with
+ *     LMDB). larch's own tools only read a file another handle has open.
+ *   - A network file system without working flock() and mmap coherence.
  *
  * Misuse that larch detects (LARCH_INVALID, and a detail)
  *   - Using a transaction after its commit or abort, including a second

@@ -551,8 +551,10 @@ static void db_free(larch_db *db)
     }
     os_close(db->fd);
     bucket_table_free(&db->buckets, !forked);
-    if (!forked)
-        pthread_mutex_destroy(&db->write_lock);
+    if (!forked) {
+        pthread_mutex_destroy(&db->write_mutex);
+        pthread_cond_destroy(&db->write_free);
+    }
     free(db);
 }
 
@@ -582,7 +584,8 @@ static int open_db(const char *path, const larch_options *opts, larch_db **dbp)
     db->forks = atomic_load(&db_forks);
     db->flags = o->flags;
     db->max_size = o->max_size;
-    pthread_mutex_init(&db->write_lock, NULL);
+    pthread_mutex_init(&db->write_mutex, NULL);
+    pthread_cond_init(&db->write_free, NULL);
     bucket_table_init(&db->buckets);
 
     struct meta m = { 0 };

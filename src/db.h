@@ -108,11 +108,16 @@ struct larch_db {
     atomic_uint active_readers;
     struct bucket_table buckets;
 
-    pthread_mutex_t write_lock;
-    atomic_uintptr_t writer_thread; /* who holds write_lock, 0 if nobody */
+    /* One write transaction at a time: 'writing' under write_mutex, waited
+     * for on write_free. Not a mutex held for the transaction's life, so
+     * that any thread may end it (a mutex must be unlocked by its locker). */
+    pthread_mutex_t write_mutex;
+    pthread_cond_t write_free;
+    bool writing;
+    atomic_uintptr_t writer_thread; /* the thread that began the write txn, 0 if none */
     atomic_int panic;               /* a sync failed: no more writes */
 
-    /* Owned by the writer (under write_lock, or at open and close). */
+    /* Owned by the writer (while 'writing', or at open and close). */
     struct version *versions; /* newest first; the first is current */
     uint64_t file_size;
     pgno_t grow_mark;         /* pages at or past it were taken from the delete reserve (pager.c) */

@@ -216,11 +216,15 @@ static int begin_write(larch_db *db, larch_txn *txn)
         return error_detail(LARCH_INVALID, "this thread already runs a write transaction on this handle");
     if (atomic_load(&db->panic))
         return LARCH_PANIC;
-    pthread_mutex_lock(&db->write_lock);
+    pthread_mutex_lock(&db->write_mutex);
+    while (db->writing)
+        pthread_cond_wait(&db->write_free, &db->write_mutex);
     if (atomic_load(&db->panic)) {
-        pthread_mutex_unlock(&db->write_lock);
+        pthread_mutex_unlock(&db->write_mutex);
         return LARCH_PANIC;
     }
+    db->writing = true;
+    pthread_mutex_unlock(&db->write_mutex);
     atomic_store(&db->writer_thread, thread_token());
     txn_attach(txn, db, db->versions);
     txn->w = db->ws;
@@ -293,7 +297,10 @@ static void end_txn(larch_txn *txn, bool committed)
     } else {
         wstate_reset(txn->w);
         atomic_store(&db->writer_thread, 0);
-        pthread_mutex_unlock(&db->write_lock);
+        pthread_mutex_lock(&db->write_mutex);
+        db->writing = false;
+        pthread_cond_signal(&db->write_free);
+        pthread_mutex_unlock(&db->write_mutex);
     }
     txn_free(txn);
 }

@@ -5,6 +5,7 @@
  */
 #include "pagewalk.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -203,5 +204,61 @@ TEST(misuse, the_detail_says_what_was_wrong)
     CHECK_OK(larch_open(test_path("a.db"), &o, &db));
     CHECK_RC(larch_begin(db, 0, &txn), LARCH_INVALID);
     CHECK(detail_has("read-only handle"));
+    larch_close(db);
+}
+
+/* ---- A write transaction ended by another thread ------------------------ */
+
+struct handoff {
+    larch_txn *txn;
+    int rc;
+};
+
+static void *commit_it(void *arg)
+{
+    struct handoff *h = arg;
+    h->rc = larch_commit(h->txn);
+    return NULL;
+}
+
+/*
+ * Begun in one thread, committed in another (a request handed between
+ * worker threads). Before: the write lock was a mutex held for the
+ * transaction's life, and the commit unlocked it from a thread that had
+ * not locked it (undefined; ThreadSanitizer reports it). Meanwhile a
+ * third thread waits for its own write transaction, and gets it.
+ */
+static void *write_one(void *arg)
+{
+    larch_db *db = arg;
+    larch_txn *txn;
+    larch_val k = str_val("third"), v = str_val("thread");
+    if (larch_begin(db, 0, &txn) || larch_put(txn, 0, &k, &v, 0) || larch_commit(txn))
+        return (void *)1;
+    return NULL;
+}
+
+TEST(misuse, a_write_transaction_may_end_in_another_thread)
+{
+    larch_db *db = test_open_nosync("a.db");
+    for (int round = 0; round < 50; round++) {
+        struct handoff h = { 0 };
+        pthread_t committer, waiter;
+        larch_val k = str_val("handed"), v = str_val("over");
+        CHECK_OK(larch_begin(db, 0, &h.txn));
+        CHECK_OK(larch_put(h.txn, 0, &k, &v, 0));
+        CHECK(pthread_create(&waiter, NULL, write_one, db) == 0);
+        larch_txn *again;
+        CHECK_RC(larch_begin(db, 0, &again), LARCH_INVALID); /* this thread's txn is still open */
+        CHECK(pthread_create(&committer, NULL, commit_it, &h) == 0);
+        CHECK(pthread_join(committer, NULL) == 0);
+        CHECK_OK(h.rc);
+        void *res;
+        CHECK(pthread_join(waiter, &res) == 0);
+        CHECK(res == NULL);
+        CHECK_OK(larch_begin(db, 0, &again)); /* and the first thread writes again */
+        larch_abort(again);
+    }
+    expect_keys(db, 2);
     larch_close(db);
 }
