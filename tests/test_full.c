@@ -19,6 +19,14 @@
 #include <unistd.h>
 
 /* The keys a database holds, as numbers ("f%09u"). */
+#ifdef LARCH_TEST_SMALL /* under the sanitizers: fewer seeds and cycles */
+#define FULL_SEEDS 1
+#define FULL_CYCLES 2
+#else
+#define FULL_SEEDS 4
+#define FULL_CYCLES 3
+#endif
+
 struct live {
     uint32_t *id;
     size_t n, cap;
@@ -159,11 +167,11 @@ static larch_db *open_db(const char *path, uint64_t max_size)
  */
 TEST(full, max_size_database_can_be_emptied)
 {
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < FULL_SEEDS; round++) {
         rng_t r = { test_seed("full max_size", 100 + (uint64_t)round) };
         char name[32];
         snprintf(name, sizeof name, "m%d.db", round);
-        for (int episode = 0; episode < 3; episode++) {
+        for (int episode = 0; episode < FULL_CYCLES; episode++) {
             struct live l = { 0 };
             larch_db *db = open_db(test_path(name), 8 << 20);
             fill_until_full(db, &r, &l, LARCH_FULL);
@@ -320,7 +328,7 @@ static void sim_off(void *arg)
 
 TEST(full, simulated_disk_database_can_be_emptied)
 {
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < FULL_SEEDS && round < 3; round++) {
         rng_t r = { test_seed("full simulated disk", 130 + (uint64_t)round) };
         char name[32];
         snprintf(name, sizeof name, "s%d.db", round);
@@ -332,7 +340,7 @@ TEST(full, simulated_disk_database_can_be_emptied)
         sim_io.fallocate = sim_fallocate;
         os_io_set(&sim_io);
         test_on_fail(sim_off, NULL);
-        for (int episode = 0; episode < 3; episode++) {
+        for (int episode = 0; episode < FULL_CYCLES; episode++) {
             struct live l = { 0 };
             larch_db *db = open_db(test_path(name), 0);
             fill_until_full(db, &r, &l, ENOSPC);

@@ -435,7 +435,7 @@ TEST(space, deleting_one_key_per_commit_does_not_grow_the_file)
     printf("    %d keys: %llu pages loaded; deleted one per commit, the file held at most %llu pages\n", keys,
            (unsigned long long)loaded, (unsigned long long)most);
     CHECK(wc.entries == 0);
-    CHECK(most * 100 <= loaded * 102);
+    CHECK(most <= loaded + loaded / 50 + 16); /* 2%, and room for the free tree at small sizes */
     larch_close(db);
     free(ids);
 }
